@@ -1,0 +1,267 @@
+// Package config owns bastion's configuration: the typed struct, its defaults,
+// loading from TOML with koanf, and Validate. It never opens sockets or files
+// other than the config file itself.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/toml/v2"
+	"github.com/knadh/koanf/providers/rawbytes"
+	"github.com/knadh/koanf/v2"
+)
+
+// Config is the whole configuration. Every key is documented in config.toml.example.
+type Config struct {
+	Listen         string        `koanf:"listen"`
+	HostKeyDir     string        `koanf:"host_key_dir"`
+	State          string        `koanf:"state"`
+	StateKey       string        `koanf:"state_key"`
+	AuditLog       string        `koanf:"audit_log"`
+	AuditOnFailure string        `koanf:"audit_on_failure"`
+	AuditMaxSize   int64         `koanf:"audit_max_size"`
+	LogLevel       string        `koanf:"log_level"`
+	Auth           Auth          `koanf:"auth"`
+	Argon2         Argon2        `koanf:"argon2"`
+	Enroll         Enroll        `koanf:"enroll"`
+	Upstream       Upstream      `koanf:"upstream"`
+	Targets        []Target      `koanf:"target"`
+	ShutdownGrace  time.Duration `koanf:"shutdown_grace"`
+}
+
+// Auth holds the login rules.
+type Auth struct {
+	LoginGraceTime time.Duration `koanf:"login_grace_time"`
+	MaxAuthTries   int           `koanf:"max_auth_tries"`
+	Max2FAAttempts int           `koanf:"max_2fa_attempts"`
+	TOTPWindow     int           `koanf:"totp_window"`
+	HOTPLookAhead  int           `koanf:"hotp_look_ahead"`
+	LockoutAfter   int           `koanf:"lockout_after"`
+	LockoutTime    time.Duration `koanf:"lockout_time"`
+}
+
+// Argon2 holds the argon2id cost used for new password hashes.
+type Argon2 struct {
+	MemoryKiB uint32 `koanf:"memory_kib"`
+	Time      uint32 `koanf:"time"`
+	Threads   uint8  `koanf:"threads"`
+}
+
+// Enroll holds the first-login enrollment policy.
+type Enroll struct {
+	Policy        string        `koanf:"policy"`
+	EnrollWindow  time.Duration `koanf:"enroll_window"`
+	Issuer        string        `koanf:"issuer"`
+	RecoveryCodes int           `koanf:"recovery_codes"`
+	MaxTries      int           `koanf:"max_tries"`
+	QRInverted    bool          `koanf:"qr_inverted"`
+}
+
+// Upstream holds how backends are dialed.
+type Upstream struct {
+	DialTimeout time.Duration `koanf:"dial_timeout"`
+}
+
+// Target is one named backend the bastion may jump to.
+type Target struct {
+	Name    string   `koanf:"name"`
+	Address string   `koanf:"address"`
+	Groups  []string `koanf:"groups"`
+	Users   []string `koanf:"users"`
+}
+
+// Enrollment policies.
+const (
+	PolicyFirstLogin = "first-login"
+	PolicyToken      = "token"
+	PolicyAdmin      = "admin"
+)
+
+// Default returns the embedded defaults that `make run` uses.
+func Default() Config {
+	return Config{
+		Listen:         "127.0.0.1:2222",
+		HostKeyDir:     "hostkeys",
+		State:          "state/bastion.db",
+		StateKey:       "state/state.key",
+		AuditLog:       "state/audit.log",
+		AuditOnFailure: "refuse",
+		AuditMaxSize:   100 << 20,
+		LogLevel:       "info",
+		ShutdownGrace:  30 * time.Second,
+		Auth: Auth{
+			LoginGraceTime: 30 * time.Second,
+			MaxAuthTries:   6,
+			Max2FAAttempts: 3,
+			TOTPWindow:     1,
+			HOTPLookAhead:  10,
+			LockoutAfter:   3,
+			LockoutTime:    5 * time.Minute,
+		},
+		Argon2: Argon2{MemoryKiB: 19 * 1024, Time: 2, Threads: 1},
+		Enroll: Enroll{
+			Policy:        PolicyFirstLogin,
+			EnrollWindow:  72 * time.Hour,
+			Issuer:        "Bastion",
+			RecoveryCodes: 10,
+			MaxTries:      3,
+		},
+		Upstream: Upstream{DialTimeout: 5 * time.Second},
+	}
+}
+
+// Load reads a TOML file over the defaults and validates the result.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes TOML bytes over the defaults. Unknown keys are errors.
+func Parse(data []byte) (*Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(rawbytes.Provider(data), toml.Parser()); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	cfg := Default()
+	var unused []string
+	dc := &mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc()),
+		Metadata:         &mapstructure.Metadata{},
+		Result:           &cfg,
+		TagName:          "koanf",
+		WeaklyTypedInput: false,
+	}
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{DecoderConfig: dc}); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	unused = dc.Metadata.Unused
+	if len(unused) > 0 {
+		return nil, fmt.Errorf("unknown key %q", unused[0])
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// Validate checks every key once; the error names the offending key.
+func (c *Config) Validate() error {
+	bad := func(key, format string, a ...any) error {
+		return fmt.Errorf("key %s: %s", key, fmt.Sprintf(format, a...))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return bad("listen", "want host:port, got %q", c.Listen)
+	}
+	for key, v := range map[string]string{"host_key_dir": c.HostKeyDir, "state": c.State, "state_key": c.StateKey, "audit_log": c.AuditLog} {
+		if v == "" {
+			return bad(key, "must not be empty")
+		}
+	}
+	if c.AuditOnFailure != "refuse" && c.AuditOnFailure != "continue" {
+		return bad("audit_on_failure", "want \"refuse\" or \"continue\", got %q", c.AuditOnFailure)
+	}
+	if c.AuditMaxSize < 0 {
+		return bad("audit_max_size", "must be >= 0")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log_level", "want debug, info, warn or error, got %q", c.LogLevel)
+	}
+	a := c.Auth
+	switch {
+	case a.LoginGraceTime <= 0:
+		return bad("auth.login_grace_time", "must be > 0")
+	case a.MaxAuthTries < 1:
+		return bad("auth.max_auth_tries", "must be >= 1")
+	case a.Max2FAAttempts < 1:
+		return bad("auth.max_2fa_attempts", "must be >= 1")
+	case a.TOTPWindow < 0 || a.TOTPWindow > 10:
+		return bad("auth.totp_window", "must be 0..10")
+	case a.HOTPLookAhead < 0 || a.HOTPLookAhead > 100:
+		return bad("auth.hotp_look_ahead", "must be 0..100")
+	case a.LockoutAfter < 1 || a.LockoutAfter > 100:
+		return bad("auth.lockout_after", "must be 1..100 (NIST SP 800-63B allows at most 100)")
+	case a.LockoutTime < 0:
+		return bad("auth.lockout_time", "must be >= 0 (0 = until an admin unlocks)")
+	}
+	if c.Argon2.MemoryKiB < 8 || c.Argon2.Time < 1 || c.Argon2.Threads < 1 {
+		return bad("argon2", "memory_kib >= 8, time >= 1, threads >= 1")
+	}
+	e := c.Enroll
+	switch e.Policy {
+	case PolicyFirstLogin, PolicyToken, PolicyAdmin:
+	default:
+		return bad("enroll.policy", "want first-login, token or admin, got %q", e.Policy)
+	}
+	if e.EnrollWindow <= 0 {
+		return bad("enroll.enroll_window", "must be > 0")
+	}
+	if e.Issuer == "" {
+		return bad("enroll.issuer", "must not be empty")
+	}
+	if e.RecoveryCodes < 0 || e.RecoveryCodes > 50 {
+		return bad("enroll.recovery_codes", "must be 0..50")
+	}
+	if e.MaxTries < 1 || e.MaxTries > 10 {
+		return bad("enroll.max_tries", "must be 1..10")
+	}
+	if c.Upstream.DialTimeout <= 0 {
+		return bad("upstream.dial_timeout", "must be > 0")
+	}
+	if c.ShutdownGrace < 0 {
+		return bad("shutdown_grace", "must be >= 0")
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Targets {
+		key := fmt.Sprintf("target[%d]", i)
+		if t.Name == "" {
+			return bad(key+".name", "must not be empty")
+		}
+		if seen[t.Name] {
+			return bad(key+".name", "duplicate target %q", t.Name)
+		}
+		seen[t.Name] = true
+		host, port, err := net.SplitHostPort(t.Address)
+		if err != nil || host == "" {
+			return bad(key+".address", "want host:port, got %q", t.Address)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return bad(key+".address", "bad port in %q", t.Address)
+		}
+		if len(t.Groups) == 0 && len(t.Users) == 0 {
+			return bad(key, "target %q allows nobody: set groups or users", t.Name)
+		}
+	}
+	return nil
+}
+
+// ErrNoConfig is returned by Find when neither candidate exists.
+var ErrNoConfig = errors.New("no config file: pass -c FILE")
+
+// Find picks the config path: the explicit one, else ./config.toml, else ./config.toml.example.
+func Find(explicit string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	for _, p := range []string{"config.toml", "config.toml.example"} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", ErrNoConfig
+}
