@@ -1,0 +1,257 @@
+// The writer: Open, Append with cross-process locking, rotation, Close.
+
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var (
+	// ErrClosed is returned by Append on a closed Log.
+	ErrClosed = errors.New("audit: log is closed")
+	// ErrCorrupt is returned by Append when the tail of the log cannot be
+	// chained onto (a torn or altered last record). Run Verify.
+	ErrCorrupt = errors.New("audit: log tail is corrupt")
+)
+
+// openFile opens the active file for reading its tail and appending.
+// Tests replace it to inject failures.
+var openFile = func(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+}
+
+// Options tune a Log. The zero value is valid.
+type Options struct {
+	// MaxSize rotates the active file before a record would make it larger
+	// than MaxSize bytes. Zero never rotates. A record larger than MaxSize is
+	// still written, alone in a fresh file.
+	MaxSize int64
+	// Now supplies record times. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Log appends records to the audit log at one path. It is safe for
+// concurrent use, also alongside other processes appending to the same path.
+type Log struct {
+	path string
+	opt  Options
+
+	mu   sync.Mutex // serializes appends within the process; guards below
+	lock *os.File   // sidecar lock file, flocked around each append; nil once closed
+	f    *os.File   // active file; reopened when another process rotated it
+}
+
+// chainTip is what the next record chains onto.
+type chainTip struct {
+	Seq  uint64
+	Hash string
+}
+
+// Open opens the audit log at path for appending, creating the file (mode
+// 0600) and its parent directory (0700) if missing.
+func Open(path string, opt Options) (*Log, error) {
+	if opt.MaxSize < 0 {
+		return nil, fmt.Errorf("audit: open %s: negative MaxSize %d", path, opt.MaxSize)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+	}
+	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+	}
+	l := &Log{path: path, opt: opt, lock: lock}
+	if err := l.locked(l.openActive); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// Append adds e to the log. It returns only after the record is written and
+// fsynced; any failure (lock, read, write, fsync) is returned.
+func (l *Log) Append(e Event) error {
+	if e.Type == "" {
+		return errors.New("audit: append: event has no type")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lock == nil {
+		return ErrClosed
+	}
+	if err := l.locked(func() error { return l.appendLocked(e) }); err != nil {
+		return fmt.Errorf("audit: append %s to %s: %w", e.Type, l.path, err)
+	}
+	return nil
+}
+
+// Close releases the files. Appending after Close returns ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lock == nil {
+		return nil
+	}
+	var err error
+	if l.f != nil {
+		err = l.f.Close()
+	}
+	err = errors.Join(err, l.lock.Close())
+	l.f, l.lock = nil, nil
+	return err
+}
+
+// locked runs fn holding the exclusive cross-process lock.
+func (l *Log) locked(fn func() error) (err error) {
+	if err := flock(l.lock, unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", l.lock.Name(), err)
+	}
+	defer func() {
+		if uerr := flock(l.lock, unix.LOCK_UN); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("unlock %s: %w", l.lock.Name(), uerr))
+		}
+	}()
+	return fn()
+}
+
+// appendLocked chains e onto the current tail and writes it. Caller holds both locks.
+func (l *Log) appendLocked(e Event) error {
+	if err := l.openActive(); err != nil {
+		return err
+	}
+	size, tip, err := l.tail()
+	if err != nil {
+		return err
+	}
+	r := Record{Seq: tip.Seq + 1, Time: l.opt.Now().UTC(), Prev: tip.Hash, Event: e}
+	r.Hash = hashOf(r)
+	line := encodeLine(r)
+	if len(line) > maxLineSize+1 {
+		return fmt.Errorf("record of %d bytes exceeds the 1 MiB limit", len(line))
+	}
+	if l.opt.MaxSize > 0 && size > 0 && size+int64(len(line)) > l.opt.MaxSize {
+		if err := l.rotate(); err != nil {
+			return err
+		}
+		size = 0
+	}
+	if _, err := l.f.Write(line); err != nil {
+		// Cut off a partial line so that later appends can still chain.
+		if terr := l.f.Truncate(size); terr != nil {
+			err = errors.Join(err, fmt.Errorf("truncate after failed write: %w", terr))
+		}
+		return fmt.Errorf("write: %w", err)
+	}
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("fsync: %w", err)
+	}
+	return nil
+}
+
+// openActive makes l.f the file now at l.path, creating it if missing.
+// Another process may have rotated away the file l.f refers to.
+func (l *Log) openActive() error {
+	if l.f != nil {
+		held, herr := l.f.Stat()
+		cur, cerr := os.Stat(l.path)
+		if herr == nil && cerr == nil && os.SameFile(held, cur) {
+			return nil
+		}
+		l.f.Close()
+		l.f = nil
+	}
+	f, err := openFile(l.path)
+	if err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(l.path)); err != nil {
+		f.Close()
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	l.f = f
+	return nil
+}
+
+// tail returns the active file's size and the last record of the chain,
+// looking into rotated files when the active file is empty.
+func (l *Log) tail() (int64, chainTip, error) {
+	st, err := l.f.Stat()
+	if err != nil {
+		return 0, chainTip{}, err
+	}
+	tip, found, err := lastRecord(l.f, st.Size())
+	if err != nil || found {
+		return st.Size(), tip, err
+	}
+	rotated, err := rotatedFiles(l.path)
+	if err != nil {
+		return 0, chainTip{}, err
+	}
+	for i := len(rotated) - 1; i >= 0; i-- {
+		tip, found, err := lastRecordOf(rotated[i])
+		if err != nil || found {
+			return st.Size(), tip, err
+		}
+	}
+	return st.Size(), chainTip{Hash: zeroHash}, nil
+}
+
+// lastRecord reads and checks the final record of f; found is false if f is empty.
+func lastRecord(f *os.File, size int64) (tip chainTip, found bool, err error) {
+	line, err := lastLine(f, size)
+	if err != nil {
+		return chainTip{}, false, fmt.Errorf("%w: %s: %w", ErrCorrupt, f.Name(), err)
+	}
+	if line == nil {
+		return chainTip{}, false, nil
+	}
+	r, err := ParseRecord(line)
+	if err == nil && hashOf(r) != r.Hash {
+		err = errors.New("hash mismatch")
+	}
+	if err != nil {
+		return chainTip{}, false, fmt.Errorf("%w: %s: last record: %w", ErrCorrupt, f.Name(), err)
+	}
+	return chainTip{Seq: r.Seq, Hash: r.Hash}, true, nil
+}
+
+func lastRecordOf(name string) (chainTip, bool, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return chainTip{}, false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return chainTip{}, false, err
+	}
+	return lastRecord(f, st.Size())
+}
+
+// rotate renames the active file to the next path.N and opens a fresh one.
+func (l *Log) rotate() error {
+	nums, err := rotatedNumbers(l.path)
+	if err != nil {
+		return err
+	}
+	next := 1
+	if len(nums) > 0 {
+		next = nums[len(nums)-1] + 1
+	}
+	if err := os.Rename(l.path, rotatedName(l.path, next)); err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	l.f.Close()
+	l.f = nil
+	return l.openActive() // also fsyncs the directory, making the rename durable
+}
