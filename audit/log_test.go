@@ -166,7 +166,7 @@ func TestLastLineReadsBackwardsAcrossChunks(t *testing.T) {
 
 func TestConcurrentAppends(t *testing.T) {
 	l, path := openLog(t, Options{MaxSize: 4096})
-	const workers, each = 8, 40
+	const workers, each = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
 	for w := range workers {
