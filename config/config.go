@@ -58,6 +58,7 @@ type Enroll struct {
 	Policy        string        `koanf:"policy"`
 	EnrollWindow  time.Duration `koanf:"enroll_window"`
 	Issuer        string        `koanf:"issuer"`
+	Host          string        `koanf:"host"`
 	RecoveryCodes int           `koanf:"recovery_codes"`
 	MaxTries      int           `koanf:"max_tries"`
 	QRInverted    bool          `koanf:"qr_inverted"`

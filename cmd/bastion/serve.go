@@ -1,0 +1,116 @@
+// `bastion serve`: wire the packages together and run until SIGTERM.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"bastion/audit"
+	"bastion/config"
+	"bastion/enroll"
+	"bastion/gateway"
+	"bastion/kbdint"
+	"bastion/store"
+)
+
+func serve(e *env) error {
+	var level slog.Level
+	level.UnmarshalText([]byte(e.cfg.LogLevel))
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+
+	st, err := store.Open(e.cfg.State, e.cfg.StateKey)
+	if err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	defer st.Close()
+	alog, err := audit.Open(e.cfg.AuditLog, audit.Options{MaxSize: e.cfg.AuditMaxSize})
+	if err != nil {
+		return fmt.Errorf("refusing to start: audit log: %w", err)
+	}
+	defer alog.Close()
+	keys, err := gateway.LoadHostKeys(e.cfg.HostKeyDir)
+	if err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+
+	var srv *gateway.Server
+	cfg := func() *config.Config { return srv.Config() }
+	now := time.Now
+	enr := &enroll.Enroller{
+		Store: st,
+		Policy: func() (config.Enroll, int) {
+			c := cfg()
+			return c.Enroll, c.Auth.TOTPWindow
+		},
+		Label: enrollLabel(e.cfg),
+		Now:   now,
+	}
+	ver := &kbdint.Verifier{
+		Store: st,
+		Policy: func() kbdint.Policy {
+			c := cfg()
+			return kbdint.Policy{LockoutAfter: c.Auth.LockoutAfter, LockoutTime: c.Auth.LockoutTime}
+		},
+		Enroll: enr,
+		Now:    now,
+	}
+	srv = gateway.New(gateway.Options{Config: e.cfg, Store: st, Audit: alog, HostKeys: keys, Verifier: ver, Log: log})
+
+	ln, err := net.Listen("tcp", e.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	if err := alog.Append(audit.Event{Type: "server.start", Result: "ok", Fields: map[string]string{"listen": ln.Addr().String(), "config": e.cfgPath}}); err != nil {
+		return fmt.Errorf("refusing to start: audit log: %w", err)
+	}
+	log.Info("bastion listening", "addr", ln.Addr().String(), "config", e.cfgPath, "targets", len(e.cfg.Targets))
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	go func() {
+		for sig := range sigs {
+			if sig != syscall.SIGHUP {
+				log.Info("shutting down", "signal", sig.String())
+				stop()
+				return
+			}
+			reload(e.cfgPath, srv, alog, log)
+		}
+	}()
+	err = srv.Serve(ctx, ln)
+	alog.Append(audit.Event{Type: "server.stop", Result: "ok"})
+	return err
+}
+
+// reload swaps in a new config; a bad one is rejected and the old stays.
+func reload(path string, srv *gateway.Server, alog *audit.Log, log *slog.Logger) {
+	c, err := config.Load(path)
+	if err != nil {
+		log.Error("config reload rejected; keeping the old config", "err", err)
+		alog.Append(audit.Event{Type: "config.reload", Result: "fail", Fields: map[string]string{"reason": err.Error()}})
+		return
+	}
+	old := srv.Config()
+	if c.Listen != old.Listen || c.State != old.State || c.AuditLog != old.AuditLog || c.HostKeyDir != old.HostKeyDir {
+		log.Warn("listen, state, audit_log and host_key_dir take effect only after a restart")
+	}
+	srv.SetConfig(c)
+	log.Info("config reloaded", "targets", len(c.Targets))
+	alog.Append(audit.Event{Type: "config.reload", Result: "ok", Fields: map[string]string{"targets": fmt.Sprint(len(c.Targets))}})
+}
+
+func enrollLabel(c *config.Config) string {
+	if c.Enroll.Host != "" {
+		return c.Enroll.Host
+	}
+	h, _ := os.Hostname()
+	return h
+}

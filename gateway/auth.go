@@ -1,0 +1,192 @@
+// The authentication chain: one per-connection flow whose callbacks all lead
+// to one decision, returned as the final ssh.Permissions.
+package gateway
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+
+	"bastion/audit"
+	"bastion/kbdint"
+)
+
+// Keys of the final Permissions.Extensions: the only source of identity.
+const (
+	extUser   = "bastion-user"
+	extKeyFP  = "bastion-key-fp"
+	extGroups = "bastion-groups"
+)
+
+// Algorithms: modern only, no SHA-1 anywhere.
+var (
+	kexAlgos     = []string{ssh.KeyExchangeMLKEM768X25519, ssh.KeyExchangeCurve25519, ssh.KeyExchangeECDHP256, ssh.KeyExchangeECDHP384}
+	cipherAlgos  = []string{ssh.CipherAES128GCM, ssh.CipherAES256GCM, ssh.CipherChaCha20Poly1305, ssh.CipherAES256CTR, ssh.CipherAES128CTR}
+	macAlgos     = []string{ssh.HMACSHA256ETM, ssh.HMACSHA512ETM, ssh.HMACSHA256, ssh.HMACSHA512}
+	userKeyAlgos = []string{ssh.KeyAlgoED25519, ssh.KeyAlgoSKED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoSKECDSA256,
+		ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
+)
+
+// authFlow is one connection's authentication state.
+type authFlow struct {
+	srv    *Server
+	connID string
+	source string
+
+	mu       sync.Mutex
+	pre      ssh.ServerPreAuthConn
+	attempts int // keyboard-interactive rounds started
+	lastErr  error
+}
+
+func (f *authFlow) serverConfig() *ssh.ServerConfig {
+	cfg := f.srv.cfg()
+	c := &ssh.ServerConfig{
+		Config:                    ssh.Config{KeyExchanges: kexAlgos, Ciphers: cipherAlgos, MACs: macAlgos},
+		PublicKeyAuthAlgorithms:   userKeyAlgos,
+		MaxAuthTries:              cfg.Auth.MaxAuthTries,
+		ServerVersion:             "SSH-2.0-bastion",
+		PublicKeyCallback:         f.queryKey,
+		VerifiedPublicKeyCallback: f.verifiedKey,
+		PreAuthConnCallback: func(p ssh.ServerPreAuthConn) {
+			f.mu.Lock()
+			f.pre = p
+			f.mu.Unlock()
+		},
+	}
+	for _, k := range f.srv.hostKeys {
+		c.AddHostKey(k)
+	}
+	return c
+}
+
+// notify shows msg to the client as an auth banner (best effort).
+func (f *authFlow) notify(msg string) {
+	f.mu.Lock()
+	p := f.pre
+	f.mu.Unlock()
+	if p != nil {
+		p.SendAuthBanner(msg)
+	}
+}
+
+// authorizedKey reports whether key is one of user's keys.
+func (f *authFlow) authorizedKey(user string, key ssh.PublicKey) error {
+	u, err := f.srv.store.User(context.Background(), user)
+	if err != nil {
+		return errors.New("unknown user or key")
+	}
+	want := key.Marshal()
+	found := false
+	for _, line := range u.Keys {
+		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+		if err == nil && subtle.ConstantTimeCompare(k.Marshal(), want) == 1 {
+			found = true
+		}
+	}
+	if !found {
+		return errors.New("unknown user or key")
+	}
+	return nil
+}
+
+// queryKey answers key queries and pre-checks keys. It decides nothing about
+// identity and records nothing: the key is not yet proven.
+func (f *authFlow) queryKey(conn ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	if err := f.authorizedKey(conn.User(), key); err != nil {
+		f.setErr(fmt.Errorf("publickey %s: %w", ssh.FingerprintSHA256(key), err))
+		return nil, err
+	}
+	return &ssh.Permissions{}, nil
+}
+
+// verifiedKey runs after the client proved it holds key. It moves on to the
+// second factor, carrying the fingerprint in the closure (not in Permissions).
+func (f *authFlow) verifiedKey(conn ssh.ConnMetadata, key ssh.PublicKey, _ *ssh.Permissions, _ string) (*ssh.Permissions, error) {
+	user := conn.User()
+	if err := f.authorizedKey(user, key); err != nil {
+		return nil, err
+	}
+	fp := ssh.FingerprintSHA256(key)
+	f.srv.audit(f.event(audit.Event{Type: "auth.publickey", User: user, Result: "ok", Fields: map[string]string{"fingerprint": fp}}))
+	return nil, &ssh.PartialSuccessError{Next: ssh.ServerAuthCallbacks{
+		KeyboardInteractiveCallback: func(conn ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+			return f.secondFactor(conn, client, user, fp)
+		},
+	}}
+}
+
+// secondFactor is the final step; only its Permissions carry identity.
+func (f *authFlow) secondFactor(conn ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge, user, fp string) (*ssh.Permissions, error) {
+	if conn.User() != user { // the library forbids this after partial success; check anyway
+		return nil, errors.New("user changed during authentication")
+	}
+	f.mu.Lock()
+	f.attempts++
+	n := f.attempts
+	f.mu.Unlock()
+	cfg := f.srv.cfg()
+	if n > cfg.Auth.Max2FAAttempts {
+		f.notify("bastion: too many attempts on this connection.\n")
+		f.setErr(errors.New("too many second-factor attempts"))
+		return nil, errTooMany
+	}
+	u, err := f.srv.verifier.Login(context.Background(), kbdint.Attempt{
+		User:   user,
+		Source: f.source,
+		Notify: f.notify,
+		Audit:  func(e audit.Event) error { return f.srv.audit(f.event(e)) },
+	}, client)
+	if err != nil {
+		f.setErr(err)
+		return nil, err
+	}
+	return &ssh.Permissions{Extensions: map[string]string{
+		extUser:   u.Name,
+		extKeyFP:  fp,
+		extGroups: strings.Join(u.Groups, ","),
+	}}, nil
+}
+
+var errTooMany = errors.New("too many second-factor attempts")
+
+func (f *authFlow) setErr(err error) {
+	f.mu.Lock()
+	f.lastErr = err
+	f.mu.Unlock()
+}
+
+func (f *authFlow) event(e audit.Event) audit.Event {
+	e.ConnID = f.connID
+	e.Source = f.source
+	return e
+}
+
+// identity is what the final Permissions say; nothing else is trusted.
+type identity struct {
+	User   string
+	KeyFP  string
+	Groups []string
+}
+
+func identityOf(p *ssh.Permissions) (identity, error) {
+	if p == nil || p.Extensions[extUser] == "" {
+		return identity{}, errors.New("no identity in final permissions")
+	}
+	groups := slices.DeleteFunc(strings.Split(p.Extensions[extGroups], ","), func(s string) bool { return s == "" })
+	return identity{User: p.Extensions[extUser], KeyFP: p.Extensions[extKeyFP], Groups: groups}, nil
+}
+
+func hostOnly(addr net.Addr) string {
+	if addr == nil {
+		return ""
+	}
+	return addr.String()
+}

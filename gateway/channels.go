@@ -1,0 +1,222 @@
+// Channels after login: direct-tcpip to an allowed target, and a session
+// that prints the user's targets. Nothing else.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"bastion/audit"
+	"bastion/upstream"
+)
+
+// conn is one authenticated connection.
+type conn struct {
+	srv    *Server
+	id     identity
+	connID string
+	source string
+	sconn  *ssh.ServerConn
+	log    *slog.Logger
+	ctx    context.Context
+	wg     sync.WaitGroup
+}
+
+func (c *conn) event(e audit.Event) audit.Event {
+	e.ConnID, e.Source, e.User = c.connID, c.source, c.id.User
+	return e
+}
+
+func (c *conn) serveChannels(chans <-chan ssh.NewChannel) {
+	for nch := range chans {
+		switch nch.ChannelType() {
+		case "direct-tcpip":
+			c.wg.Add(1)
+			go func() { defer c.wg.Done(); c.jump(nch) }()
+		case "session":
+			c.wg.Add(1)
+			go func() { defer c.wg.Done(); c.session(nch) }()
+		default:
+			nch.Reject(ssh.UnknownChannelType, "bastion only opens jumps to targets")
+		}
+	}
+}
+
+// directTCPIP is the RFC 4254 §7.2 channel payload.
+type directTCPIP struct {
+	Host     string
+	Port     uint32
+	OrigHost string
+	OrigPort uint32
+}
+
+func (c *conn) jump(nch ssh.NewChannel) {
+	var req directTCPIP
+	if err := ssh.Unmarshal(nch.ExtraData(), &req); err != nil {
+		nch.Reject(ssh.ConnectionFailed, "malformed direct-tcpip request")
+		return
+	}
+	dest := net.JoinHostPort(req.Host, fmt.Sprint(req.Port))
+	cfg := c.srv.cfg()
+	t, err := upstream.Resolve(cfg.Targets, upstream.Identity{User: c.id.User, Groups: c.id.Groups}, req.Host, req.Port)
+	if err != nil {
+		c.srv.audit(c.event(audit.Event{Type: "jump.refused", Result: "fail", Target: req.Host, Fields: map[string]string{"requested": dest}}))
+		c.log.Info("jump refused", "requested", dest)
+		nch.Reject(ssh.Prohibited, fmt.Sprintf("no target %q that you may use; run `ssh %s@<bastion>` to list yours", dest, c.id.User))
+		return
+	}
+	dialer := upstream.Dialer{Timeout: cfg.Upstream.DialTimeout}
+	backend, err := dialer.Dial(c.ctx, t)
+	if err != nil {
+		c.srv.audit(c.event(audit.Event{Type: "jump.failed", Result: "fail", Target: t.Name, Fields: map[string]string{"dest": t.Address, "reason": err.Error()}}))
+		c.log.Info("backend dial failed", "target", t.Name, "err", err)
+		nch.Reject(ssh.ConnectionFailed, fmt.Sprintf("target %s (%s): %v", t.Name, t.Address, err))
+		return
+	}
+	defer backend.Close()
+	// Recorded before any byte flows; if it cannot be recorded, no jump.
+	if err := c.srv.audit(c.event(audit.Event{Type: "jump.open", Result: "ok", Target: t.Name, Fields: map[string]string{"dest": t.Address, "key_fp": c.id.KeyFP}})); err != nil {
+		nch.Reject(ssh.ResourceShortage, "bastion: the audit log cannot be written, so jumps are refused")
+		return
+	}
+	ch, reqs, err := nch.Accept()
+	if err != nil {
+		return
+	}
+	go ssh.DiscardRequests(reqs)
+	start := time.Now()
+	up, down, reason := pipe(c.ctx, ch, backend)
+	c.log.Info("jump closed", "target", t.Name, "bytes_up", up, "bytes_down", down)
+	c.srv.audit(c.event(audit.Event{Type: "jump.close", Result: "ok", Target: t.Name, Fields: map[string]string{
+		"dest": t.Address, "bytes_up": fmt.Sprint(up), "bytes_down": fmt.Sprint(down),
+		"duration": time.Since(start).Round(time.Millisecond).String(), "reason": reason,
+	}}))
+}
+
+// pipe copies both ways until both directions end or ctx is done, half-closing
+// each side as its source ends. up is client→backend, down backend→client.
+func pipe(ctx context.Context, ch ssh.Channel, backend net.Conn) (up, down int64, reason string) {
+	var nUp, nDown atomic.Int64
+	done := make(chan string, 2)
+	go func() {
+		n, err := io.Copy(backend, ch)
+		nUp.Store(n)
+		if tc, ok := backend.(*net.TCPConn); ok {
+			tc.CloseWrite()
+		}
+		done <- endReason("client", err)
+	}()
+	go func() {
+		n, err := io.Copy(ch, backend)
+		nDown.Store(n)
+		ch.CloseWrite()
+		done <- endReason("backend", err)
+	}()
+	reason = "closed"
+	for i := 0; i < 2; i++ {
+		select {
+		case r := <-done:
+			if r != "" {
+				reason = r
+			}
+		case <-ctx.Done():
+			reason = "server: " + context.Cause(ctx).Error()
+			ch.Close()
+			backend.Close()
+			<-done
+			<-done
+			return nUp.Load(), nDown.Load(), reason
+		}
+	}
+	ch.Close()
+	return nUp.Load(), nDown.Load(), reason
+}
+
+func endReason(side string, err error) string {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return ""
+	}
+	return side + ": " + err.Error()
+}
+
+// session serves `ssh user@bastion`: it prints the user's targets and exits.
+// It runs no shell, no command and no subsystem.
+func (c *conn) session(nch ssh.NewChannel) {
+	ch, reqs, err := nch.Accept()
+	if err != nil {
+		return
+	}
+	defer ch.Close()
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	pty := false
+	for {
+		select {
+		case <-timer.C:
+			return
+		case <-c.ctx.Done():
+			return
+		case r, ok := <-reqs:
+			if !ok {
+				return
+			}
+			switch r.Type {
+			case "pty-req":
+				pty = true
+				r.Reply(true, nil)
+			case "shell", "exec":
+				r.Reply(true, nil)
+				status := uint32(0)
+				if r.Type == "exec" {
+					io.WriteString(ch.Stderr(), lineEnds("bastion runs no commands.\n", pty))
+					status = 1
+				}
+				io.WriteString(ch, lineEnds(c.menu(), pty))
+				ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))
+				return
+			default: // env, subsystem (sftp), x11-req, agent forwarding...
+				if r.WantReply {
+					r.Reply(false, nil)
+				}
+			}
+		}
+	}
+}
+
+func (c *conn) menu() string {
+	targets := upstream.Reachable(c.srv.cfg().Targets, upstream.Identity{User: c.id.User, Groups: c.id.Groups})
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hello %s. This is a jump host: it runs no shell.\n", c.id.User)
+	if len(targets) == 0 {
+		b.WriteString("You may not reach any target yet. Ask an administrator.\n")
+		return b.String()
+	}
+	b.WriteString("Targets you may reach:\n")
+	width := 0
+	for _, t := range targets {
+		width = max(width, len(t.Name))
+	}
+	for _, t := range targets {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, t.Name, t.Address)
+	}
+	fmt.Fprintf(&b, "\nUse one with:   ssh -J %s@<this host> root@%s\n", c.id.User, targets[0].Name)
+	b.WriteString("Or ask an administrator for `bastion ssh-config " + c.id.User + "` and paste it into ~/.ssh/config.\n")
+	return b.String()
+}
+
+func lineEnds(s string, pty bool) string {
+	if !pty {
+		return s
+	}
+	return strings.ReplaceAll(s, "\n", "\r\n")
+}
