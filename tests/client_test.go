@@ -21,7 +21,10 @@ case "$1" in
     printf '%s' "$1" > "$d/enroll_prompt"
     secret=$(printf '%s\n' "$1" | sed -n 's/^  \([A-Z2-7]\{4\}\( [A-Z2-7]\{1,4\}\)*\)$/\1/p' | head -n 1 | tr -d ' ')
     echo "$secret" > "$d/enroll_secret"
-    if [ -f "$d/enroll_code" ]; then cat "$d/enroll_code"; else oathtool --totp -b "$secret"; fi ;;
+    if [ -f "$d/enroll_code" ]; then code=$(cat "$d/enroll_code"); else code=$(oathtool --totp -b "$secret"); fi
+    if [ "$code" = abandon ]; then kill -TERM "$PPID"; exit 1; fi
+    echo "$code" > "$d/enroll_code_used"
+    echo "$code" ;;
   *"Enrollment token"*) cat "$d/token" ;;
   *"Press Enter"*) printf '%s' "$1" > "$d/recovery_prompt"; echo ;;
   *Password*) cat "$d/password" ;;
