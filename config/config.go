@@ -6,8 +6,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -140,6 +142,7 @@ func Parse(data []byte) (*Config, error) {
 	var unused []string
 	dc := &mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			strictNumberHook,
 			mapstructure.StringToTimeDurationHookFunc()),
 		Metadata:         &mapstructure.Metadata{},
 		Result:           &cfg,
@@ -158,6 +161,50 @@ func Parse(data []byte) (*Config, error) {
 	}
 	return &cfg, nil
 }
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// strictNumberHook refuses numbers the decoder would otherwise bend silently:
+// a bare number for a duration (it would mean nanoseconds, so lockout_time = 300
+// would lock for 300ns), a fraction for an integer, and a value that does not
+// fit the field (threads = 257 would wrap to 1).
+func strictNumberHook(from, to reflect.Type, data any) (any, error) {
+	var n int64
+	switch v := data.(type) {
+	case int64:
+		n = v
+	case float64:
+		if to == durationType || !isInteger(to.Kind()) {
+			break
+		}
+		if v != math.Trunc(v) || v < math.MinInt64 || v >= math.MaxInt64 {
+			return nil, fmt.Errorf("want a whole number in range, got %v", v)
+		}
+		n = int64(v)
+	default:
+		return data, nil
+	}
+	if to == durationType {
+		if data != int64(0) && data != float64(0) {
+			return nil, fmt.Errorf("want a duration with a unit such as \"30s\", got %v", data)
+		}
+		return "0s", nil
+	}
+	if !isInteger(to.Kind()) {
+		return data, nil
+	}
+	zero := reflect.Zero(to)
+	if to.Kind() >= reflect.Uint {
+		if n < 0 || zero.OverflowUint(uint64(n)) {
+			return nil, fmt.Errorf("%v is out of range", data)
+		}
+	} else if zero.OverflowInt(n) {
+		return nil, fmt.Errorf("%v is out of range", data)
+	}
+	return n, nil
+}
+
+func isInteger(k reflect.Kind) bool { return k >= reflect.Int && k <= reflect.Uint64 }
 
 // Validate checks every key once; the error names the offending key.
 func (c *Config) Validate() error {

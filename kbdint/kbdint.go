@@ -102,12 +102,14 @@ func (v *Verifier) Login(ctx context.Context, a Attempt, client ssh.KeyboardInte
 	}
 
 	password, err := ask(client, PromptPassword)
-	if err != nil {
+	if err != nil && !errors.Is(err, errAnswerCount) {
 		return nil, fmt.Errorf("%w: %v", ErrDenied, err)
 	}
-	pwOK, err := passwd.Verify(u.PasswordHash, password)
-	if err != nil {
-		pwOK = false
+	pwOK := false
+	if err == nil {
+		if ok, err := passwd.Verify(u.PasswordHash, password); err == nil {
+			pwOK = ok
+		}
 	}
 	a.Audit(audit.Event{Type: "auth.password", User: u.Name, Result: result(pwOK)})
 
@@ -119,12 +121,15 @@ func (v *Verifier) Login(ctx context.Context, a Attempt, client ssh.KeyboardInte
 	}
 
 	code, err := ask(client, PromptCode)
-	if err != nil {
+	if err != nil && !errors.Is(err, errAnswerCount) {
 		return nil, fmt.Errorf("%w: %v", ErrDenied, err)
 	}
 	reason := "wrong password"
 	if pwOK {
-		method, err := v.checkCode(ctx, u, code, now)
+		method, err := "otp", err // errAnswerCount: a malformed answer, checked as a failure
+		if err == nil {
+			method, err = v.checkCode(ctx, u, code, now)
+		}
 		if err == nil {
 			a.Audit(audit.Event{Type: "auth." + method, User: u.Name, Result: "ok"})
 			return v.succeed(ctx, u, a, now, method)
@@ -208,14 +213,19 @@ func LockedMessage(u *store.User, now time.Time) string {
 	return fmt.Sprintf("bastion: your account is locked after too many failed logins. Try again in %s.\n", left)
 }
 
+// errAnswerCount reports a round answered with other than one answer: a
+// malformed answer, which fails the login (and counts) like a wrong one.
+var errAnswerCount = errors.New("malformed answer")
+
 // ask runs one round with one hidden prompt and returns the single answer.
+// An error other than errAnswerCount means the client is gone.
 func ask(client ssh.KeyboardInteractiveChallenge, prompt string) (string, error) {
 	answers, err := client("", "", []string{prompt}, []bool{false})
 	if err != nil {
 		return "", err
 	}
 	if len(answers) != 1 {
-		return "", fmt.Errorf("want 1 answer, got %d", len(answers))
+		return "", fmt.Errorf("%w: want 1 answer, got %d", errAnswerCount, len(answers))
 	}
 	return answers[0], nil // length is bounded by the SSH packet limit; checkers bound it further
 }

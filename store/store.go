@@ -114,6 +114,16 @@ func Open(path, keyPath string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if fresh {
+		// Create the file private before SQLite opens it: SQLite gives the
+		// -wal and -shm files the mode of the database file, and they hold
+		// the same password hashes.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create state %s: %w", path, err)
+		}
+		f.Close()
+	}
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)"} {
 		q.Add("_pragma", p)
@@ -128,9 +138,6 @@ func Open(path, keyPath string) (*Store, error) {
 	if err := s.init(fresh); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state %s: %w", path, err)
-	}
-	if fresh {
-		os.Chmod(path, 0o600)
 	}
 	return s, nil
 }
