@@ -1,0 +1,179 @@
+// Issue 4: the audit log as an operator reviews it after real sessions.
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+type auditRec struct {
+	Seq    uint64            `json:"seq"`
+	Type   string            `json:"type"`
+	User   string            `json:"user"`
+	Source string            `json:"source"`
+	Target string            `json:"target"`
+	Result string            `json:"result"`
+	ConnID string            `json:"conn_id"`
+	Fields map[string]string `json:"fields"`
+}
+
+func (w *world) auditRecords(args ...string) []auditRec {
+	out := w.mustCLI("", append([]string{"audit", "--json"}, args...)...)
+	var recs []auditRec
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var r auditRec
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			w.t.Fatalf("bad audit JSON %q: %v", line, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+func types(recs []auditRec) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.Type)
+	}
+	return out
+}
+
+// inOrder reports whether want appears as a subsequence of got.
+func inOrder(got, want []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+func TestAuditTrail(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	w.start()
+	mia := w.newClient("mia")
+	mia.add("--group", "ops")
+	mia.importTOTP()
+
+	const payload = 1_000_000
+	mia.answerGood()
+	out, err := mia.jump("pve1", "head -c "+strconv.Itoa(payload)+" /dev/zero")
+	if err != nil {
+		t.Fatalf("jump: %v", err)
+	}
+	if len(out) < payload {
+		t.Fatalf("got %d bytes through the jump, want %d", len(out), payload)
+	}
+	mia.answer("wrong", "000000")
+	if _, err := mia.jump("pve1", "true"); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	w.stop() // server.stop, and every close event flushed
+
+	recs := w.auditRecords("--user", "mia")
+	got := types(recs)
+	want := []string{"admin.user.add", "admin.user.import-otp",
+		"auth.publickey", "auth.password", "auth.otp", "login.success", "jump.open", "jump.close", "conn.close",
+		"auth.publickey", "auth.password", "login.failure"}
+	if !inOrder(got, want) {
+		t.Fatalf("audit events for mia:\n%v\nwant in order:\n%v", got, want)
+	}
+	for _, r := range recs {
+		switch r.Type {
+		case "admin.user.add":
+			if r.Fields["os_user"] == "" {
+				t.Errorf("admin action without the OS user: %+v", r)
+			}
+		case "auth.publickey":
+			if !strings.HasPrefix(r.Fields["fingerprint"], "SHA256:") || r.Source == "" || r.ConnID == "" {
+				t.Errorf("publickey event lacks fingerprint, source or conn_id: %+v", r)
+			}
+		case "jump.open":
+			if r.Target != "pve1" || r.Fields["dest"] != w.backendAddr {
+				t.Errorf("jump.open: %+v", r)
+			}
+		case "jump.close":
+			down, _ := strconv.Atoi(r.Fields["bytes_down"])
+			up, _ := strconv.Atoi(r.Fields["bytes_up"])
+			// The jump carries the inner SSH session: the payload plus a few KiB of protocol.
+			if down < payload || down > payload+256<<10 || up <= 0 || up > 64<<10 {
+				t.Errorf("jump.close byte counts up=%d down=%d for a %d-byte download", up, down, payload)
+			}
+			if r.Fields["duration"] == "" {
+				t.Errorf("jump.close without duration: %+v", r)
+			}
+		case "login.failure":
+			if r.Fields["reason"] != "wrong password" || r.Result != "fail" {
+				t.Errorf("login.failure: %+v", r)
+			}
+		}
+		for _, v := range r.Fields {
+			if strings.Contains(v, mia.password) || strings.Contains(v, mia.secret) {
+				t.Fatalf("a secret leaked into the audit log: %+v", r)
+			}
+		}
+	}
+
+	// The operator's question: who jumped to pve1, from where, how long, how many bytes.
+	table := w.mustCLI("", "audit", "--target", "pve1", "--type", "jump.close", "--since", "1h")
+	mustContain(t, "audit table", table, "SEQ", "jump.close", "mia", "127.0.0.1", "pve1", "bytes_down=")
+	failed := w.mustCLI("", "audit", "--failed", "--user", "mia")
+	mustContain(t, "--failed", failed, "login.failure")
+	mustNotContain(t, "--failed", failed, "login.success")
+
+	mustContain(t, "verify", w.mustCLI("", "audit", "verify"), "intact")
+	// Tamper: change mia's jump target in the file; verify must name the line.
+	log := filepath.Join(w.dir, "state", "audit.log")
+	data, _ := os.ReadFile(log)
+	tampered := strings.Replace(string(data), `"target":"pve1"`, `"target":"pve2"`, 1)
+	os.WriteFile(log, []byte(tampered), 0o600)
+	out, err = w.cli("", "audit", "verify")
+	if err == nil {
+		t.Fatalf("verify passed a tampered log:\n%s", out)
+	}
+	mustContain(t, "verify after tampering", out, "broken at", "line")
+}
+
+func TestServerRefusesWithoutStateKey(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	nia := w.newClient("nia")
+	nia.add("--group", "ops")
+	nia.importTOTP()
+	key := filepath.Join(w.dir, "state", "state.key")
+	os.Rename(key, key+".bak")
+	out, err := w.cli("", "serve")
+	if err == nil {
+		t.Fatalf("serve started without its state key:\n%s", out)
+	}
+	mustContain(t, "serve without key", out, "refusing to start", "state key")
+	os.WriteFile(key, []byte(strings.Repeat("ab", 32)+"\n"), 0o600)
+	out, err = w.cli("", "serve")
+	if err == nil {
+		t.Fatalf("serve started with a wrong state key:\n%s", out)
+	}
+	mustContain(t, "serve with wrong key", out, "refusing to start", "does not match")
+	// The real key restores everything: nia logs in with her imported secret.
+	os.Rename(key+".bak", key)
+	w.start()
+	nia.answerGood()
+	if out, err := nia.jump("pve1", "true"); err != nil {
+		t.Fatalf("login after restoring the key: %v\n%s", err, out)
+	}
+}
+
+func TestMalformedConfigRefused(t *testing.T) {
+	w := newWorld(t, worldOpts{authExtra: `max_auth_tries = "six"`})
+	out, err := w.cli("", "serve")
+	if err == nil {
+		t.Fatalf("serve started with a malformed config:\n%s", out)
+	}
+	mustContain(t, "error", out, "max_auth_tries", "config.toml")
+}
