@@ -1,0 +1,424 @@
+// Command loadclient drives the benchmark's many-connection figures: it adds
+// load users to a bastion state file, runs a TCP echo target, holds many idle
+// jump sessions open, and measures the 2FA login rate. It is a benchmark
+// tool only: it talks to 127.0.0.1 and never decides anything for the server.
+//
+//	loadclient setup  -state S -state-key K -otp-file GA -pubkey F -password P -prefix lc -n 100
+//	loadclient echo   -listen 127.0.0.1:PORT
+//	loadclient hold   -addr A -prefix lc -users 100 -sessions 8000 -target 127.0.0.1:PORT -status FILE ...
+//	loadclient logins -addr A -prefix lr -users 64 -clients 8 -duration 15s ...
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"bastion/oath"
+	"bastion/passwd"
+	"bastion/store"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: loadclient setup|echo|hold|logins [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "setup":
+		err = setup(os.Args[2:])
+	case "echo":
+		err = echo(os.Args[2:])
+	case "hold":
+		err = hold(os.Args[2:])
+	case "logins":
+		err = logins(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadclient:", err)
+		os.Exit(1)
+	}
+}
+
+func readOTP(path string) (oath.Params, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return oath.Params{}, err
+	}
+	g, err := oath.ParseGoogleAuthenticator(data)
+	if err != nil {
+		return oath.Params{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return g.Params(), nil
+}
+
+// setup adds users PREFIX0..PREFIX(n-1) with one password hash, one key and
+// one TOTP secret, straight into the state file (the server must not be running).
+func setup(args []string) error {
+	fs := flag.NewFlagSet("setup", flag.ExitOnError)
+	statePath := fs.String("state", "", "state file")
+	stateKey := fs.String("state-key", "", "state key file")
+	otpFile := fs.String("otp-file", "", ".google_authenticator file with the shared secret")
+	pubkey := fs.String("pubkey", "", "authorized_keys line file")
+	password := fs.String("password", "", "password")
+	prefix := fs.String("prefix", "lc", "user name prefix")
+	n := fs.Int("n", 100, "number of users")
+	window := fs.Int("window", 10, "TOTP steps accepted either side of now")
+	group := fs.String("group", "ops", "group")
+	mem := fs.Uint("argon2-memory-kib", 19456, "argon2id memory (KiB)")
+	tm := fs.Uint("argon2-time", 2, "argon2id passes")
+	th := fs.Uint("argon2-threads", 1, "argon2id threads")
+	fs.Parse(args)
+	p, err := readOTP(*otpFile)
+	if err != nil {
+		return err
+	}
+	p.Window = *window
+	key, err := os.ReadFile(*pubkey)
+	if err != nil {
+		return err
+	}
+	hash, err := passwd.Hash(*password, passwd.Params{MemoryKiB: uint32(*mem), Time: uint32(*tm), Threads: uint8(*th)})
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(*statePath, *stateKey)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx := context.Background()
+	now := time.Now()
+	for i := range *n {
+		name := fmt.Sprintf("%s%d", *prefix, i)
+		err := st.AddUser(ctx, store.NewUser{Name: name, PasswordHash: hash, Groups: []string{*group},
+			Keys: []string{strings.TrimSpace(string(key))}, EnrollUntil: now.Add(time.Hour)}, now)
+		if err != nil && !errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("add %s: %w", name, err)
+		}
+		if err := st.SetOTP(ctx, name, store.OTP{Params: p}, nil, false); err != nil {
+			return fmt.Errorf("otp %s: %w", name, err)
+		}
+	}
+	fmt.Printf("added %d users %s0..%s%d\n", *n, *prefix, *prefix, *n-1)
+	return nil
+}
+
+// echo runs a TCP echo server until killed.
+func echo(args []string) error {
+	fs := flag.NewFlagSet("echo", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address")
+	fs.Parse(args)
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Println("listening", ln.Addr())
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if strings.Contains(err.Error(), "too many open files") {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		go func() {
+			defer c.Close()
+			io.Copy(c, c)
+		}()
+	}
+}
+
+// client holds what every login needs.
+type client struct {
+	addr     string
+	password string
+	signer   ssh.Signer
+	otp      oath.Params
+	reuse    bool // anchor: pam_google_authenticator accepts the current code again
+	users    []*loadUser
+}
+
+type loadUser struct {
+	name string
+	mu   sync.Mutex
+	next int64 // next TOTP step to use (bastion refuses replays per user)
+}
+
+func clientFlags(fs *flag.FlagSet) func() (*client, error) {
+	addr := fs.String("addr", "", "jump server address")
+	prefix := fs.String("prefix", "lc", "user name prefix (or the user name with -users 0)")
+	users := fs.Int("users", 1, "users PREFIX0..PREFIX(users-1); 0 means the single user PREFIX")
+	password := fs.String("password", "", "password")
+	identity := fs.String("identity", "", "private key file")
+	otpFile := fs.String("otp-file", "", ".google_authenticator file with the secret")
+	window := fs.Int("window", 10, "server's TOTP window (steps either side)")
+	reuse := fs.Bool("reuse", false, "send the current code every time (server allows reuse)")
+	return func() (*client, error) {
+		keyData, err := os.ReadFile(*identity)
+		if err != nil {
+			return nil, err
+		}
+		signer, err := ssh.ParsePrivateKey(keyData)
+		if err != nil {
+			return nil, err
+		}
+		p, err := readOTP(*otpFile)
+		if err != nil {
+			return nil, err
+		}
+		p.Window = *window
+		c := &client{addr: *addr, password: *password, signer: signer, otp: p, reuse: *reuse}
+		if *users == 0 {
+			c.users = []*loadUser{{name: *prefix}}
+		}
+		for i := range *users {
+			c.users = append(c.users, &loadUser{name: fmt.Sprintf("%s%d", *prefix, i)})
+		}
+		return c, nil
+	}
+}
+
+// login opens one authenticated connection as the i-th user (round robin).
+// For the bastion each user's logins are serialized and use successive TOTP
+// steps inside the window, each once.
+func (c *client) login(ctx context.Context, i int) (*ssh.Client, error) {
+	u := c.users[i%len(c.users)]
+	var step int64
+	if c.reuse {
+		step = oath.Step(c.otp, time.Now())
+	} else {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		for {
+			cur := oath.Step(c.otp, time.Now())
+			step = max(u.next, cur-int64(c.otp.Window)+1)
+			if step <= cur+int64(c.otp.Window)-1 {
+				break
+			}
+			select { // the user's window is used up: wait for the next step
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	code := oath.Code(c.otp, uint64(step))
+	cfg := &ssh.ClientConfig{
+		User: u.name,
+		Auth: []ssh.AuthMethod{
+			ssh.PublicKeys(c.signer),
+			ssh.KeyboardInteractive(func(_, _ string, questions []string, _ []bool) ([]string, error) {
+				answers := make([]string, len(questions))
+				for j, q := range questions {
+					switch {
+					case strings.Contains(strings.ToLower(q), "password"):
+						answers[j] = c.password
+					case strings.Contains(strings.ToLower(q), "code"):
+						answers[j] = code
+					}
+				}
+				return answers, nil
+			}),
+		},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
+		Timeout:         60 * time.Second,
+	}
+	d := net.Dialer{Timeout: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", c.addr)
+	if err != nil {
+		return nil, err
+	}
+	nc.SetDeadline(time.Now().Add(120 * time.Second))
+	sc, chans, reqs, err := ssh.NewClientConn(nc, c.addr, cfg)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	nc.SetDeadline(time.Time{})
+	u.next = step + 1
+	return ssh.NewClient(sc, chans, reqs), nil
+}
+
+// hold opens -sessions idle jump sessions (each one connection with one
+// direct-tcpip channel to -target, checked with one echo), reports how many
+// it reached in -status, and keeps them open until SIGTERM or -max-hold.
+func hold(args []string) error {
+	fs := flag.NewFlagSet("hold", flag.ExitOnError)
+	mk := clientFlags(fs)
+	sessions := fs.Int("sessions", 100, "sessions to open")
+	conc := fs.Int("concurrency", 32, "logins in flight")
+	target := fs.String("target", "", "host:port of the echo target")
+	status := fs.String("status", "", "file to write the result line to")
+	maxFail := fs.Int("max-failures", 50, "stop after this many failed sessions")
+	rampLimit := fs.Duration("ramp-timeout", 8*time.Minute, "stop opening after this long")
+	maxHold := fs.Duration("max-hold", 15*time.Minute, "exit after holding this long")
+	fs.Parse(args)
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *rampLimit)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		clients  []*ssh.Client
+		channels []net.Conn
+		failed   atomic.Int64
+		lastErr  atomic.Value
+		next     atomic.Int64
+		wg       sync.WaitGroup
+	)
+	start := time.Now()
+	for range *conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil && failed.Load() < int64(*maxFail) {
+				i := int(next.Add(1) - 1)
+				if i >= *sessions {
+					return
+				}
+				cl, err := c.login(ctx, i)
+				if err == nil {
+					var ch net.Conn
+					ch, err = cl.Dial("tcp", *target)
+					if err == nil {
+						buf := make([]byte, 4)
+						ch.SetDeadline(time.Now().Add(30 * time.Second))
+						if _, err = ch.Write([]byte("ping")); err == nil {
+							_, err = io.ReadFull(ch, buf)
+						}
+						ch.SetDeadline(time.Time{})
+					}
+					if err != nil {
+						cl.Close()
+					} else {
+						mu.Lock()
+						clients = append(clients, cl)
+						channels = append(channels, ch)
+						mu.Unlock()
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					lastErr.Store(err.Error())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	ramp := time.Since(start)
+	mu.Lock()
+	n := len(clients)
+	mu.Unlock()
+	le, _ := lastErr.Load().(string)
+	line := fmt.Sprintf("sessions=%d failed=%d ramp_seconds=%.1f last_error=%q\n", n, failed.Load(), ramp.Seconds(), le)
+	fmt.Print(line)
+	if *status != "" {
+		if err := os.WriteFile(*status+".tmp", []byte(line), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(*status+".tmp", *status); err != nil {
+			return err
+		}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case <-sig:
+	case <-time.After(*maxHold):
+	}
+	for _, cl := range clients {
+		cl.Close()
+	}
+	return nil
+}
+
+// logins runs -clients parallel loops of full 2FA logins (connect, key
+// exchange, publickey, password + code, disconnect) for -duration.
+func logins(args []string) error {
+	fs := flag.NewFlagSet("logins", flag.ExitOnError)
+	mk := clientFlags(fs)
+	clients := fs.Int("clients", 8, "parallel clients")
+	dur := fs.Duration("duration", 15*time.Second, "how long to run")
+	fs.Parse(args)
+	c, err := mk()
+	if err != nil {
+		return err
+	}
+	if !c.reuse && len(c.users)%*clients != 0 {
+		return fmt.Errorf("-users %d must be a multiple of -clients %d", len(c.users), *clients)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *dur)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		lat     []time.Duration
+		failed  int
+		lastErr string
+		wg      sync.WaitGroup
+	)
+	start := time.Now()
+	for w := range *clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// worker w owns users w, w+clients, ...: no two workers share a user.
+			for k := 0; ctx.Err() == nil; k++ {
+				i := w + (*clients)*k
+				t0 := time.Now()
+				cl, err := c.login(context.Background(), i)
+				d := time.Since(t0)
+				mu.Lock()
+				if err != nil {
+					failed++
+					lastErr = err.Error()
+				} else if time.Since(start) <= *dur {
+					lat = append(lat, d)
+				}
+				mu.Unlock()
+				if cl != nil {
+					cl.Close()
+				}
+				if err != nil {
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := min(time.Since(start), *dur)
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		i := int(p*float64(len(lat))+0.999999) - 1
+		return lat[max(0, min(i, len(lat)-1))].Seconds() * 1000
+	}
+	fmt.Printf("logins=%d failed=%d seconds=%.2f rate=%.2f p50_ms=%.1f p99_ms=%.1f last_error=%q\n",
+		len(lat), failed, elapsed.Seconds(), float64(len(lat))/elapsed.Seconds(), pct(0.50), pct(0.99), lastErr)
+	return nil
+}
