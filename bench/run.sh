@@ -39,7 +39,8 @@ command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v oathtool >/dev/null || need+=(oathtool)
 command -v google-authenticator >/dev/null || need+=(libpam-google-authenticator)
-ls /lib/*/security/pam_google_authenticator.so /lib/security/pam_google_authenticator.so >/dev/null 2>&1 || need+=(libpam-google-authenticator)
+compgen -G '/lib/*/security/pam_google_authenticator.so' >/dev/null || compgen -G '/usr/lib/*/security/pam_google_authenticator.so' >/dev/null \
+	|| need+=(libpam-google-authenticator)
 command -v openssl >/dev/null || need+=(openssl)
 command -v ss >/dev/null || need+=(iproute2)
 command -v ps >/dev/null || need+=(procps)
@@ -51,6 +52,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 SSHD=/usr/sbin/sshd
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 log "fd limit $(ulimit -n)"
 
@@ -300,12 +302,15 @@ BASTION_PORT=$(free_port)
 write_bastion_config "$BASTION_DIR" "$BASTION_PORT"
 BCFG="$BASTION_DIR/config.toml"
 echo "$BPASS" | bin/bastion -c "$BCFG" user add "$BUSER" --key "$T/id_ed25519.pub" --group ops >/dev/null
-bin/bastion -c "$BCFG" user import-otp "$BUSER" "$GA" >/dev/null
+bin/bastion -c "$BCFG" user import-otp "$BUSER" "$GA" >/dev/null 2>&1 || die "bastion user import-otp failed"
 # Extra users with the same key, password (default argon2id cost) and secret: the
 # bastion refuses a code twice per user, so the Go load client spreads logins over them.
 LR_USERS=$(( (128 + LR_CLIENTS - 1) / LR_CLIENTS * LR_CLIENTS ))
 "$LC" setup -state "$BASTION_DIR/state/bastion.db" -state-key "$BASTION_DIR/state/state.key" -otp-file "$GA" \
 	-pubkey "$T/id_ed25519.pub" -password "$BPASS" -prefix mem -n "$MEM_N" -window "$WINDOW" \
+	-argon2-memory-kib 1024 -argon2-time 1 -argon2-threads 1 >/dev/null
+"$LC" setup -state "$BASTION_DIR/state/bastion.db" -state-key "$BASTION_DIR/state/state.key" -otp-file "$GA" \
+	-pubkey "$T/id_ed25519.pub" -password "$BPASS" -prefix warm -n 1 -window "$WINDOW" \
 	-argon2-memory-kib 1024 -argon2-time 1 -argon2-threads 1 >/dev/null
 "$LC" setup -state "$BASTION_DIR/state/bastion.db" -state-key "$BASTION_DIR/state/state.key" -otp-file "$GA" \
 	-pubkey "$T/id_ed25519.pub" -password "$BPASS" -prefix lr -n "$LR_USERS" -window "$WINDOW" >/dev/null
@@ -349,6 +354,46 @@ jump_ssh() { # jump_ssh SERVER CMD...
 		ssh -F "$T/ssh_config" -J "$BUSER@127.0.0.1:${JUMP_PORT[$s]}" -p "$BACKEND_PORT" root@127.0.0.1 "$@" </dev/null
 }
 
+# --- 3. memory: PSS per idle jump session (first, while both servers are fresh) ---
+for s in anchor bastion; do
+	pid=${JUMP_PID[$s]}
+	if [ "$s" = anchor ]; then who=(-prefix "$BUSER" -users 0 -reuse); else who=(-prefix mem -users "$MEM_N"); fi
+	# warm-up: one session opened and closed, so code pages and pools touched by
+	# the first session are not counted per session.
+	if [ "$s" = anchor ]; then warm=(-prefix "$BUSER" -users 0 -reuse); else warm=(-prefix warm -users 1); fi
+	"$LC" hold -addr "127.0.0.1:${JUMP_PORT[$s]}" "${warm[@]}" -password "$BPASS" -identity "$T/id_ed25519" \
+		-otp-file "$GA" -window "$WINDOW" -sessions 1 -concurrency 1 -target "127.0.0.1:$ECHO_PORT" \
+		-status "$T/warm_$s.status" -max-hold 10m >"$T/warm_$s.log" 2>&1 &
+	hp=$!
+	PIDS+=("$hp")
+	for _ in $(seq 600); do [ -f "$T/warm_$s.status" ] && break; kill -0 "$hp" 2>/dev/null || break; sleep 0.1; done
+	stop_pid "$hp"
+	base_n=1
+	wait_tree_size "$pid" "$base_n"
+	sleep 1
+	before=$(pss_kb "$pid")
+	rm -f "$T/hold_$s.status"
+	"$LC" hold -addr "127.0.0.1:${JUMP_PORT[$s]}" "${who[@]}" -password "$BPASS" -identity "$T/id_ed25519" \
+		-otp-file "$GA" -window "$WINDOW" -sessions "$MEM_N" -concurrency 8 -target "127.0.0.1:$ECHO_PORT" \
+		-status "$T/hold_$s.status" -max-hold 10m >"$T/hold_$s.log" 2>&1 &
+	hp=$!
+	PIDS+=("$hp")
+	for _ in $(seq 3000); do [ -f "$T/hold_$s.status" ] && break; kill -0 "$hp" 2>/dev/null || break; sleep 0.1; done
+	[ -f "$T/hold_$s.status" ] || die "$s: memory load client gave no result ($(tail -2 "$T/hold_$s.log"))"
+	sleep 2 # let the sessions settle
+	after=$(pss_kb "$pid")
+	got=$(sed -n 's/^sessions=\([0-9]*\).*/\1/p' "$T/hold_$s.status")
+	R[memstatus,$s]=$(cat "$T/hold_$s.status")
+	if [ "${got:-0}" -gt 0 ]; then R[pss,$s]=$(calc "($after - $before) / $got" 0); else R[pss,$s]=n/a; fi
+	R[memn,$s]=$got
+	stop_pid "$hp"
+	wait_tree_size "$pid" "$base_n"
+	sleep 1
+	R[memfd,$s]=$(for p in $(tree_pids "$pid"); do ls "/proc/$p/fd" 2>/dev/null; done | wc -l)
+	log "memory $s: ${R[memfd,$s]} fds in the server tree 1 s after the sessions closed"
+	log "memory $s: $got sessions, PSS before ${before} kB after ${after} kB → ${R[pss,$s]} kB/session"
+done
+
 # --- 1. login latency ---------------------------------------------------------
 for s in anchor bastion; do
 	set_code "$s"
@@ -379,34 +424,6 @@ for s in anchor bastion; do
 	R[lat95,$s]=$(percentile 0.95 "$T/lat_$s")
 done
 log "latency p50 anchor ${R[lat50,anchor]} ms, bastion ${R[lat50,bastion]} ms"
-
-# --- 3. memory: PSS per idle jump session ----------------------------------
-for s in anchor bastion; do
-	pid=${JUMP_PID[$s]}
-	if [ "$s" = anchor ]; then who=(-prefix "$BUSER" -users 0 -reuse); else who=(-prefix mem -users "$MEM_N"); fi
-	base_n=$(tree_count "$pid")
-	before=$(pss_kb "$pid")
-	rm -f "$T/hold_$s.status"
-	"$LC" hold -addr "127.0.0.1:${JUMP_PORT[$s]}" "${who[@]}" -password "$BPASS" -identity "$T/id_ed25519" \
-		-otp-file "$GA" -window "$WINDOW" -sessions "$MEM_N" -concurrency 8 -target "127.0.0.1:$ECHO_PORT" \
-		-status "$T/hold_$s.status" -max-hold 10m >"$T/hold_$s.log" 2>&1 &
-	hp=$!
-	PIDS+=("$hp")
-	for _ in $(seq 3000); do [ -f "$T/hold_$s.status" ] && break; kill -0 "$hp" 2>/dev/null || break; sleep 0.1; done
-	[ -f "$T/hold_$s.status" ] || die "$s: memory load client gave no result ($(tail -2 "$T/hold_$s.log"))"
-	sleep 2 # let the sessions settle
-	after=$(pss_kb "$pid")
-	got=$(sed -n 's/^sessions=\([0-9]*\).*/\1/p' "$T/hold_$s.status")
-	R[memstatus,$s]=$(cat "$T/hold_$s.status")
-	if [ "${got:-0}" -gt 0 ]; then R[pss,$s]=$(calc "($after - $before) / $got" 0); else R[pss,$s]=n/a; fi
-	R[memn,$s]=$got
-	stop_pid "$hp"
-	wait_tree_size "$pid" "$base_n"
-	sleep 1
-	R[memfd,$s]=$(for p in $(tree_pids "$pid"); do ls "/proc/$p/fd" 2>/dev/null; done | wc -l)
-	log "memory $s: ${R[memfd,$s]} fds in the server tree 1 s after the sessions closed"
-	log "memory $s: $got sessions, PSS before ${before} kB after ${after} kB → ${R[pss,$s]} kB/session"
-done
 
 # --- 2. throughput and server CPU per GiB -------------------------------------
 BYTES=$(numfmt --from=iec "$THR_SIZE")
@@ -519,7 +536,10 @@ mkdir -p "$(dirname "$OUT")"
 Produced by \`$CMDLINE\` (\`bench/run.sh\`) on $(date -u +%Y-%m-%d) — one run, both jump hosts measured
 in the same run, on the same machine, in front of the same plain OpenSSH backend on 127.0.0.1.
 
-- **Machine**: $(nproc) CPUs, $CPU_MODEL, $MEM_TOTAL RAM, Linux $KERNEL
+- **Machine**: $(nproc) CPUs, $CPU_MODEL, $MEM_TOTAL RAM, Linux $KERNEL; load average $LOAD_START at the
+  start and $(cut -d' ' -f1-3 /proc/loadavg) at the end (anything above ~0.3 means other work shared the CPUs and
+  the absolute figures are noisy; anchor and bastion were measured interleaved or back to back, so the ratios
+  are the figures to read)
 - **Versions**: $SSH_V; openssh-server $SSHD_V; libpam-google-authenticator $PGA_V; $GO_V; bastion commit $COMMIT$DIRTY
 - **anchor**: OpenSSH \`sshd\` started as \`sshd-anchor\` (a symlink, so PAM service \`/etc/pam.d/sshd-anchor\`:
   \`pam_unix\` + \`pam_google_authenticator\`), \`AuthenticationMethods publickey,keyboard-interactive\`, \`UsePAM yes\`.
@@ -575,7 +595,8 @@ scale bastion:  ${R[scaleline,bastion]:-}
    children, which are reaped into the listener's cutime/cstime; the bastion is one process), before vs after.
    It includes that one login. Only the jump server is counted, not the client or the backend.
 3. **Memory**: \`bench/loadclient hold\` opens N connections, each with one \`direct-tcpip\` channel to a
-   TCP echo target (checked with one round trip) and leaves them idle; the sum of \`Pss\` from
+   TCP echo target (checked with one round trip) and leaves them idle; after one warm-up session (opened and
+   closed), the sum of \`Pss\` from
    \`/proc/PID/smaps_rollup\` over the server's process tree is taken before and 2 s after, divided by N.
    The bastion's N logins are spread over N users \`mem0..\` (same key, password, secret), because it refuses
    reuse of a code per user; their password hashes use argon2id m=1024 KiB t=1, because at the default cost
