@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"reflect"
 	"strconv"
 	"time"
+
+	"bastion/limits"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/toml/v2"
@@ -33,6 +36,8 @@ type Config struct {
 	Argon2         Argon2        `koanf:"argon2"`
 	Enroll         Enroll        `koanf:"enroll"`
 	Upstream       Upstream      `koanf:"upstream"`
+	Limits         Limits        `koanf:"limits"`
+	Session        Session       `koanf:"session"`
 	Targets        []Target      `koanf:"target"`
 	ShutdownGrace  time.Duration `koanf:"shutdown_grace"`
 }
@@ -64,6 +69,27 @@ type Enroll struct {
 	RecoveryCodes int           `koanf:"recovery_codes"`
 	MaxTries      int           `koanf:"max_tries"`
 	QRInverted    bool          `koanf:"qr_inverted"`
+}
+
+// Limits hold pre-authentication admission control (see package limits).
+type Limits struct {
+	MaxStartups      string        `koanf:"max_startups"`
+	PerSourceMax     int           `koanf:"per_source_max"`
+	PenaltyBase      time.Duration `koanf:"penalty_base"`
+	PenaltyMax       time.Duration `koanf:"penalty_max"`
+	PenaltyFreeFails int           `koanf:"penalty_free_fails"`
+	PenaltyForget    time.Duration `koanf:"penalty_forget"`
+	Exempt           []string      `koanf:"exempt"`
+	TrustedProxies   []string      `koanf:"trusted_proxies"`
+}
+
+// Session holds the limits of authenticated connections.
+type Session struct {
+	KeepaliveInterval time.Duration `koanf:"keepalive_interval"`
+	KeepaliveCountMax int           `koanf:"keepalive_count_max"`
+	IdleTimeout       time.Duration `koanf:"idle_timeout"`
+	MaxSessionTime    time.Duration `koanf:"max_session_time"`
+	MaxJumpsPerUser   int           `koanf:"max_jumps_per_user"`
 }
 
 // Upstream holds how backends are dialed.
@@ -116,6 +142,21 @@ func Default() Config {
 			MaxTries:      3,
 		},
 		Upstream: Upstream{DialTimeout: 5 * time.Second},
+		Limits: Limits{
+			MaxStartups:      "10:30:100",
+			PerSourceMax:     10,
+			PenaltyBase:      5 * time.Second,
+			PenaltyMax:       10 * time.Minute,
+			PenaltyFreeFails: 3,
+			PenaltyForget:    time.Hour,
+			Exempt:           []string{},
+			TrustedProxies:   []string{},
+		},
+		Session: Session{
+			KeepaliveInterval: 15 * time.Second,
+			KeepaliveCountMax: 3,
+			MaxJumpsPerUser:   20,
+		},
 	}
 }
 
@@ -274,6 +315,25 @@ func (c *Config) Validate() error {
 	if c.ShutdownGrace < 0 {
 		return bad("shutdown_grace", "must be >= 0")
 	}
+	if _, err := c.LimitsConfig(); err != nil {
+		return err
+	}
+	if _, err := parsePrefixes("limits.trusted_proxies", c.Limits.TrustedProxies); err != nil {
+		return err
+	}
+	ses := c.Session
+	switch {
+	case ses.KeepaliveInterval < 0:
+		return bad("session.keepalive_interval", "must be >= 0 (0 = off)")
+	case ses.KeepaliveCountMax < 1:
+		return bad("session.keepalive_count_max", "must be >= 1")
+	case ses.IdleTimeout < 0:
+		return bad("session.idle_timeout", "must be >= 0 (0 = off)")
+	case ses.MaxSessionTime < 0:
+		return bad("session.max_session_time", "must be >= 0 (0 = off)")
+	case ses.MaxJumpsPerUser < 0:
+		return bad("session.max_jumps_per_user", "must be >= 0 (0 = unlimited)")
+	}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {
 		key := fmt.Sprintf("target[%d]", i)
@@ -312,4 +372,52 @@ func Find(explicit string) (string, error) {
 		}
 	}
 	return "", ErrNoConfig
+}
+
+// LimitsConfig converts [limits] into the limits package's config.
+func (c *Config) LimitsConfig() (limits.Config, error) {
+	l := c.Limits
+	ms, err := limits.ParseMaxStartups(l.MaxStartups)
+	if err != nil {
+		return limits.Config{}, fmt.Errorf("key limits.max_startups: %w", err)
+	}
+	exempt, err := parsePrefixes("limits.exempt", l.Exempt)
+	if err != nil {
+		return limits.Config{}, err
+	}
+	lc := limits.Config{
+		MaxStartups:      ms,
+		PerSourceMax:     l.PerSourceMax,
+		PenaltyBase:      l.PenaltyBase,
+		PenaltyMax:       l.PenaltyMax,
+		PenaltyFreeFails: l.PenaltyFreeFails,
+		PenaltyForget:    l.PenaltyForget,
+		Exempt:           exempt,
+	}
+	if err := lc.Validate(); err != nil {
+		return limits.Config{}, fmt.Errorf("key limits: %w", err)
+	}
+	return lc, nil
+}
+
+// TrustedProxies returns the parsed limits.trusted_proxies (validated at load).
+func (c *Config) TrustedProxies() []netip.Prefix {
+	p, _ := parsePrefixes("limits.trusted_proxies", c.Limits.TrustedProxies)
+	return p
+}
+
+func parsePrefixes(key string, ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			if a, err2 := netip.ParseAddr(s); err2 == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			} else {
+				return nil, fmt.Errorf("key %s: %q is not an address or CIDR", key, s)
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

@@ -44,6 +44,7 @@ type authFlow struct {
 	pre      ssh.ServerPreAuthConn
 	attempts int // keyboard-interactive rounds started
 	lastErr  error
+	user     string // the name the client asked for (not an identity)
 }
 
 func (f *authFlow) serverConfig() *ssh.ServerConfig {
@@ -100,6 +101,9 @@ func (f *authFlow) authorizedKey(user string, key ssh.PublicKey) error {
 // queryKey answers key queries and pre-checks keys. It decides nothing about
 // identity and records nothing: the key is not yet proven.
 func (f *authFlow) queryKey(conn ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	f.mu.Lock()
+	f.user = conn.User()
+	f.mu.Unlock()
 	if err := f.authorizedKey(conn.User(), key); err != nil {
 		f.setErr(fmt.Errorf("publickey %s: %w", ssh.FingerprintSHA256(key), err))
 		return nil, err
@@ -156,6 +160,24 @@ func (f *authFlow) secondFactor(conn ssh.ConnMetadata, client ssh.KeyboardIntera
 }
 
 var errTooMany = errors.New("too many second-factor attempts")
+
+// outcome is the requested user name and why the handshake failed.
+func (f *authFlow) outcome(err error) (user, reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	reason = err.Error()
+	if f.lastErr != nil {
+		reason = f.lastErr.Error()
+	}
+	return f.user, reason
+}
+
+// tried reports whether the client attempted authentication (and failed).
+func (f *authFlow) tried() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastErr != nil || f.attempts > 0
+}
 
 func (f *authFlow) setErr(err error) {
 	f.mu.Lock()

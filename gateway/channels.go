@@ -29,7 +29,28 @@ type conn struct {
 	sconn  *ssh.ServerConn
 	log    *slog.Logger
 	ctx    context.Context
+	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
+	active atomic.Int64 // unix nanoseconds of the last byte moved
+}
+
+func (c *conn) touch() { c.active.Store(time.Now().UnixNano()) }
+
+// watchIdle cancels the connection when no byte moved for idle.
+func (c *conn) watchIdle(idle time.Duration) {
+	t := time.NewTicker(max(idle/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			if time.Since(time.Unix(0, c.active.Load())) >= idle {
+				c.cancel(errors.New("idle timeout"))
+				return
+			}
+		}
+	}
 }
 
 func (c *conn) event(e audit.Event) audit.Event {
@@ -75,7 +96,14 @@ func (c *conn) jump(nch ssh.NewChannel) {
 		nch.Reject(ssh.Prohibited, fmt.Sprintf("no target %q that you may use; run `ssh %s@<bastion>` to list yours", dest, c.id.User))
 		return
 	}
-	dialer := upstream.Dialer{Timeout: cfg.Upstream.DialTimeout}
+	releaseJump, ok := c.srv.acquireJump(c.id.User)
+	if !ok {
+		c.srv.audit(c.event(audit.Event{Type: "jump.refused", Result: "fail", Target: t.Name, Fields: map[string]string{"reason": "too many open jumps"}}))
+		nch.Reject(ssh.ResourceShortage, fmt.Sprintf("too many open jumps for %s (max %d)", c.id.User, cfg.Session.MaxJumpsPerUser))
+		return
+	}
+	defer releaseJump()
+	dialer := upstream.Dialer{Timeout: cfg.Upstream.DialTimeout, KeepAlive: cfg.Session.KeepaliveInterval, KeepAliveCount: cfg.Session.KeepaliveCountMax}
 	backend, err := dialer.Dial(c.ctx, t)
 	if err != nil {
 		c.srv.audit(c.event(audit.Event{Type: "jump.failed", Result: "fail", Target: t.Name, Fields: map[string]string{"dest": t.Address, "reason": err.Error()}}))
@@ -95,7 +123,7 @@ func (c *conn) jump(nch ssh.NewChannel) {
 	}
 	go ssh.DiscardRequests(reqs)
 	start := time.Now()
-	up, down, reason := pipe(c.ctx, ch, backend)
+	up, down, reason := pipe(c.ctx, ch, backend, c.touch)
 	c.log.Info("jump closed", "target", t.Name, "bytes_up", up, "bytes_down", down)
 	c.srv.audit(c.event(audit.Event{Type: "jump.close", Result: "ok", Target: t.Name, Fields: map[string]string{
 		"dest": t.Address, "bytes_up": fmt.Sprint(up), "bytes_down": fmt.Sprint(down),
@@ -105,11 +133,11 @@ func (c *conn) jump(nch ssh.NewChannel) {
 
 // pipe copies both ways until both directions end or ctx is done, half-closing
 // each side as its source ends. up is client→backend, down backend→client.
-func pipe(ctx context.Context, ch ssh.Channel, backend net.Conn) (up, down int64, reason string) {
+func pipe(ctx context.Context, ch ssh.Channel, backend net.Conn, touch func()) (up, down int64, reason string) {
 	var nUp, nDown atomic.Int64
 	done := make(chan string, 2)
 	go func() {
-		n, err := io.Copy(backend, ch)
+		n, err := io.Copy(activity{backend, touch}, ch)
 		nUp.Store(n)
 		if tc, ok := backend.(*net.TCPConn); ok {
 			tc.CloseWrite()
@@ -117,7 +145,7 @@ func pipe(ctx context.Context, ch ssh.Channel, backend net.Conn) (up, down int64
 		done <- endReason("client", err)
 	}()
 	go func() {
-		n, err := io.Copy(ch, backend)
+		n, err := io.Copy(activity{ch, touch}, backend)
 		nDown.Store(n)
 		ch.CloseWrite()
 		done <- endReason("backend", err)
@@ -140,6 +168,17 @@ func pipe(ctx context.Context, ch ssh.Channel, backend net.Conn) (up, down int64
 	}
 	ch.Close()
 	return nUp.Load(), nDown.Load(), reason
+}
+
+// activity is a writer that notes each write for the idle timeout.
+type activity struct {
+	w     io.Writer
+	touch func()
+}
+
+func (a activity) Write(p []byte) (int, error) {
+	a.touch()
+	return a.w.Write(p)
 }
 
 func endReason(side string, err error) string {

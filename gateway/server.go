@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"os"
+	"reflect"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -19,6 +22,7 @@ import (
 	"bastion/audit"
 	"bastion/config"
 	"bastion/kbdint"
+	"bastion/limits"
 	"bastion/store"
 )
 
@@ -46,24 +50,37 @@ type Server struct {
 	verifier *kbdint.Verifier
 	log      *slog.Logger
 
+	limiter atomic.Pointer[limits.Limiter]
+
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns map[string]*ssh.ServerConn
+	jumps map[string]int // open jumps per user
 }
 
 // New returns a Server; it does not listen yet.
 func New(o Options) *Server {
 	s := &Server{store: o.Store, auditor: o.Audit, hostKeys: o.HostKeys, verifier: o.Verifier, log: o.Log,
-		conns: map[string]*ssh.ServerConn{}}
-	s.config.Store(o.Config)
+		conns: map[string]*ssh.ServerConn{}, jumps: map[string]int{}}
+	s.SetConfig(o.Config)
 	return s
 }
 
 func (s *Server) cfg() *config.Config { return s.config.Load() }
 
-// SetConfig swaps the config atomically; open sessions keep running and new
-// jumps see the new targets.
-func (s *Server) SetConfig(c *config.Config) { s.config.Store(c) }
+// SetConfig swaps the config atomically; open sessions keep running, new
+// jumps see the new targets. New limits start with a fresh penalty table.
+// The config must have passed Validate.
+func (s *Server) SetConfig(c *config.Config) {
+	lc, err := c.LimitsConfig()
+	if err != nil {
+		panic("gateway: SetConfig with an unvalidated config: " + err.Error())
+	}
+	if old := s.config.Load(); old == nil || !reflect.DeepEqual(old.Limits, c.Limits) {
+		s.limiter.Store(limits.New(lc, nil, nil))
+	}
+	s.config.Store(c)
+}
 
 // audit records e. Under audit_on_failure = "refuse" the error is returned so
 // the caller fails closed; under "continue" it is logged and swallowed.
@@ -143,23 +160,37 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	}()
 
 	cfg := s.cfg()
+	// The grace deadline covers the PROXY header, banner, kex and all auth rounds.
 	nc.SetDeadline(time.Now().Add(cfg.Auth.LoginGraceTime))
-	flow := &authFlow{srv: s, connID: connID, source: nc.RemoteAddr().String()}
-	sconn, chans, reqs, err := ssh.NewServerConn(nc, flow.serverConfig())
+	src, err := limits.SourceAddr(addrPort(nc.RemoteAddr()), nc, cfg.TrustedProxies())
 	if err != nil {
-		reason := err.Error()
-		flow.mu.Lock()
-		if flow.lastErr != nil {
-			reason = flow.lastErr.Error()
+		log.Info("bad PROXY header from a trusted proxy", "err", err)
+		return
+	}
+	log = log.With("client", src.String())
+	lim := s.limiter.Load()
+	release, err := lim.Admit(src.Addr())
+	defer release()
+	if err != nil {
+		log.Debug("connection refused before authentication", "reason", err)
+		return
+	}
+	flow := &authFlow{srv: s, connID: connID, source: src.String()}
+	sconn, chans, reqs, err := ssh.NewServerConn(nc, flow.serverConfig())
+	release()
+	if err != nil {
+		if flow.tried() || errors.Is(err, os.ErrDeadlineExceeded) {
+			lim.Failed(src.Addr())
 		}
-		flow.mu.Unlock()
-		log.Info("login failed", "user", userOf(sconn), "reason", reason)
-		if flow.attempts > 0 || flow.lastErr != nil {
-			s.audit(flow.event(audit.Event{Type: "conn.denied", Result: "fail", Fields: map[string]string{"reason": reason}}))
+		user, reason := flow.outcome(err)
+		log.Info("login failed", "user", user, "reason", reason)
+		if flow.tried() {
+			s.audit(flow.event(audit.Event{Type: "conn.denied", User: user, Result: "fail", Fields: map[string]string{"reason": reason}}))
 		}
 		return
 	}
 	nc.SetDeadline(time.Time{})
+	lim.Succeeded(src.Addr())
 	id, err := identityOf(sconn.Permissions)
 	if err != nil { // cannot happen with our callbacks; deny anyway
 		log.Error("authenticated without identity", "err", err)
@@ -180,22 +211,96 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 
 	connCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if max := cfg.Session.MaxSessionTime; max > 0 {
+		var stop context.CancelFunc
+		connCtx, stop = context.WithTimeoutCause(connCtx, max, errors.New("maximum session time reached"))
+		defer stop()
+	}
 	go func() {
 		<-connCtx.Done()
 		sconn.Close()
 	}()
-	c := &conn{srv: s, id: id, connID: connID, source: flow.source, sconn: sconn, log: log, ctx: connCtx}
+	go keepalive(connCtx, sconn, cfg.Session, cancel)
+	c := &conn{srv: s, id: id, connID: connID, source: flow.source, sconn: sconn, log: log, ctx: connCtx, cancel: cancel}
+	c.touch()
+	if idle := cfg.Session.IdleTimeout; idle > 0 {
+		go c.watchIdle(idle)
+	}
 	go rejectGlobalRequests(reqs)
 	c.serveChannels(chans)
 	c.wg.Wait()
-	s.audit(flow.event(audit.Event{Type: "conn.close", User: id.User}))
+	f := map[string]string{}
+	if cause := context.Cause(connCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+		f["reason"] = cause.Error()
+	}
+	s.audit(flow.event(audit.Event{Type: "conn.close", User: id.User, Fields: f}))
 }
 
-func userOf(c *ssh.ServerConn) string {
-	if c == nil {
-		return ""
+// keepalive asks the client for a reply every interval and cancels the
+// connection after count_max unanswered requests, so a half-open client is
+// torn down within interval × (count_max + 1).
+func keepalive(ctx context.Context, sconn *ssh.ServerConn, ses config.Session, cancel context.CancelCauseFunc) {
+	if ses.KeepaliveInterval <= 0 {
+		return
 	}
-	return c.User()
+	t := time.NewTicker(ses.KeepaliveInterval)
+	defer t.Stop()
+	missed := 0
+	replies := make(chan error, 1)
+	pending := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-replies:
+			pending = false
+			if err != nil {
+				return // connection gone
+			}
+			missed = 0
+		case <-t.C:
+			if pending {
+				missed++
+				if missed >= ses.KeepaliveCountMax {
+					cancel(errors.New("client keepalive timeout"))
+					return
+				}
+				continue
+			}
+			pending = true
+			go func() {
+				_, _, err := sconn.SendRequest("keepalive@openssh.com", true, nil)
+				replies <- err
+			}()
+		}
+	}
+}
+
+// addrPort converts a socket address; a non-TCP address maps to the zero value.
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// acquireJump reserves one of the user's concurrent jumps.
+func (s *Server) acquireJump(user string) (release func(), ok bool) {
+	max := s.cfg().Session.MaxJumpsPerUser
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if max > 0 && s.jumps[user] >= max {
+		return nil, false
+	}
+	s.jumps[user]++
+	return func() {
+		s.mu.Lock()
+		s.jumps[user]--
+		if s.jumps[user] <= 0 {
+			delete(s.jumps, user)
+		}
+		s.mu.Unlock()
+	}, true
 }
 
 // rejectGlobalRequests answers every global request (tcpip-forward,

@@ -142,6 +142,11 @@ groups = ["ops"]
 `, w.bastionAddr, filepath.Join(w.dir, "hostkeys"), filepath.Join(w.dir, "state", "bastion.db"),
 		filepath.Join(w.dir, "state", "state.key"), filepath.Join(w.dir, "state", "audit.log"),
 		o.authExtra, o.enrollExtra, w.backendAddr, w.backendAddr, downPort, o.extraConfig)
+	if !strings.Contains(o.extraConfig, "[limits]") {
+		// Most tests fail logins on purpose from 127.0.0.1; source penalties
+		// have their own tests, which set [limits] themselves.
+		cfg += "\n[limits]\npenalty_free_fails = 1000\n"
+	}
 	if err := os.WriteFile(w.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

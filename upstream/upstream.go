@@ -82,16 +82,22 @@ func Reachable(targets []config.Target, id Identity) []config.Target {
 
 // Dialer opens TCP connections to targets with a timeout.
 type Dialer struct {
-	Timeout   time.Duration
-	KeepAlive time.Duration // TCP keepalive period; 0 means 15s
+	Timeout time.Duration
+	// KeepAlive is the TCP keepalive idle time and probe interval; 0 means
+	// 15s. A half-open backend is dropped after KeepAlive × (KeepAliveCount+1).
+	KeepAlive      time.Duration
+	KeepAliveCount int // probes; 0 means 3
 }
 
 // Dial connects to t's address.
 func (d Dialer) Dial(ctx context.Context, t config.Target) (net.Conn, error) {
-	ka := d.KeepAlive
-	if ka == 0 {
+	ka, n := d.KeepAlive, d.KeepAliveCount
+	if ka <= 0 {
 		ka = 15 * time.Second
 	}
-	nd := net.Dialer{Timeout: d.Timeout, KeepAlive: ka}
+	if n <= 0 {
+		n = 3
+	}
+	nd := net.Dialer{Timeout: d.Timeout, KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: ka, Interval: ka, Count: n}}
 	return nd.DialContext(ctx, "tcp", t.Address)
 }
