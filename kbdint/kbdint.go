@@ -122,6 +122,11 @@ func (v *Verifier) Login(ctx context.Context, a Attempt, client ssh.KeyboardInte
 
 	code, err := ask(client, PromptCode)
 	if err != nil && !errors.Is(err, errAnswerCount) {
+		if !pwOK {
+			// Leaving after a wrong password still counts: the second prompt
+			// (enrollment or code) must not become a free password oracle.
+			return nil, v.fail(ctx, u, a, pol, "wrong password, then left")
+		}
 		return nil, fmt.Errorf("%w: %v", ErrDenied, err)
 	}
 	reason := "wrong password"

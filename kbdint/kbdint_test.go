@@ -549,6 +549,22 @@ func TestClientGone(t *testing.T) {
 	if _, _, err := e.login("alice", login(password, e.code())); err != nil {
 		t.Errorf("login after aborted attempts: %v", err)
 	}
+	if u := e.user("alice"); u.Failures != 0 {
+		t.Errorf("failures after a right password and a success: %d", u.Failures)
+	}
+}
+
+// Leaving at the second prompt after a wrong password counts as a failure,
+// so the choice of second prompt is no free password oracle.
+func TestLeavingAfterWrongPasswordCounts(t *testing.T) {
+	e := newEnv(t)
+	e.addTOTPUser("alice")
+	if _, _, err := e.login("alice", answers([]string{"wrong"})); !errors.Is(err, kbdint.ErrDenied) {
+		t.Fatalf("got %v, want ErrDenied", err)
+	}
+	if u := e.user("alice"); u.Failures != 1 {
+		t.Fatalf("failures: %d, want 1", u.Failures)
+	}
 }
 
 func TestUnknownUser(t *testing.T) {
