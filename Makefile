@@ -24,6 +24,8 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParseGoogleAuthenticator -fuzztime=$(FUZZTIME) ./oath/
 	$(GO) test -run=NONE -fuzz=FuzzNormalizeCode -fuzztime=$(FUZZTIME) ./oath/
 	$(GO) test -run=NONE -fuzz=FuzzParseRecord -fuzztime=$(FUZZTIME) ./audit/
+	$(GO) test -run=NONE -fuzz=FuzzReadProxyHeader -fuzztime=$(FUZZTIME) ./limits/
+	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./config/
 
 bench: build
 	bash bench/run.sh

@@ -102,8 +102,15 @@ func (f *authFlow) authorizedKey(user string, key ssh.PublicKey) error {
 // identity and records nothing: the key is not yet proven.
 func (f *authFlow) queryKey(conn ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 	f.mu.Lock()
+	first := f.user == ""
 	f.user = conn.User()
 	f.mu.Unlock()
+	if first {
+		// Recorded once the client reached authentication (after admission
+		// control), so a flood of silent connections cannot fill the disk.
+		f.srv.audit(f.event(audit.Event{Type: "conn.accept", User: conn.User(),
+			Fields: map[string]string{"client_version": string(conn.ClientVersion())}}))
+	}
 	if err := f.authorizedKey(conn.User(), key); err != nil {
 		f.setErr(fmt.Errorf("publickey %s: %w", ssh.FingerprintSHA256(key), err))
 		return nil, err

@@ -177,3 +177,34 @@ func TestMalformedConfigRefused(t *testing.T) {
 	}
 	mustContain(t, "error", out, "max_auth_tries", "config.toml")
 }
+
+func TestCorruptStateFile(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	olga := w.newClient("olga")
+	olga.add("--group", "ops")
+	olga.importTOTP()
+	db := filepath.Join(w.dir, "state", "bastion.db")
+	good, _ := os.ReadFile(db)
+	os.Remove(db + "-wal")
+	os.Remove(db + "-shm")
+	// Overwrite the header and first pages with garbage, as a bad disk might.
+	bad := append([]byte(strings.Repeat("garbage!", 512)), good[4096:]...)
+	os.WriteFile(db, bad, 0o600)
+	out, err := w.cli("", "user", "list")
+	if err == nil {
+		t.Fatalf("user list on a corrupt state file succeeded:\n%s", out)
+	}
+	mustContain(t, "user list", out, "bastion.db")
+	out, err = w.cli("", "serve")
+	if err == nil {
+		t.Fatalf("serve on a corrupt state file started:\n%s", out)
+	}
+	mustContain(t, "serve", out, "refusing to start", "bastion.db")
+	// The intact copy restores everything: nothing else was touched.
+	os.WriteFile(db, good, 0o600)
+	w.start()
+	olga.answerGood()
+	if out, err := olga.jump("pve1", "true"); err != nil {
+		t.Fatalf("login with the restored state: %v\n%s", err, out)
+	}
+}
