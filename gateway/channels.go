@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,15 +63,29 @@ func (c *conn) serveChannels(chans <-chan ssh.NewChannel) {
 	for nch := range chans {
 		switch nch.ChannelType() {
 		case "direct-tcpip":
-			c.wg.Add(1)
-			go func() { defer c.wg.Done(); c.jump(nch) }()
+			c.goSafe(func() { c.jump(nch) })
 		case "session":
-			c.wg.Add(1)
-			go func() { defer c.wg.Done(); c.session(nch) }()
+			c.goSafe(func() { c.session(nch) })
 		default:
 			nch.Reject(ssh.UnknownChannelType, "bastion only opens jumps to targets")
 		}
 	}
+}
+
+// goSafe runs fn in a goroutine the connection waits for; a panic in it is
+// logged with the connection id and closes only this connection.
+func (c *conn) goSafe(fn func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				c.log.Error("panic in channel; closing the connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				c.cancel(fmt.Errorf("internal error"))
+			}
+		}()
+		fn()
+	}()
 }
 
 // directTCPIP is the RFC 4254 §7.2 channel payload.

@@ -71,6 +71,8 @@ type testServer struct {
 	dials   atomic.Int64 // connections the backend accepted
 	params  oath.Params
 	keys    map[string]ssh.Signer
+	stop    context.CancelFunc // stop accepting: the start of a shutdown
+	stopped chan struct{}      // closed when Serve returned
 }
 
 // newTestServer starts a server with targets "pve1" (an echo backend, group
@@ -144,9 +146,9 @@ func newTestServer(t *testing.T, tune func(*config.Config)) *testServer {
 	}
 	ts.addr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { ts.srv.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	ts.stop, ts.stopped = cancel, make(chan struct{})
+	go func() { ts.srv.Serve(ctx, ln); close(ts.stopped) }()
+	t.Cleanup(func() { cancel(); <-ts.stopped })
 	return ts
 }
 
@@ -515,4 +517,45 @@ func TestGraceDeadlineFreesSilentConnections(t *testing.T) {
 	if g := runtime.NumGoroutine(); g > base+5 {
 		t.Fatalf("goroutines: %d, baseline %d", g, base)
 	}
+}
+
+// Shutdown: new connections are refused at once, open jumps keep working for
+// shutdown_grace, then close with the reason recorded.
+func TestShutdownDrainsJumps(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.ShutdownGrace = 800 * time.Millisecond })
+	c, err := ts.login("alice", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	jump, err := c.Dial("tcp", "pve1:22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.stop()
+	time.Sleep(100 * time.Millisecond)
+	if _, err := net.DialTimeout("tcp", ts.addr, time.Second); err == nil {
+		t.Fatal("a new connection was accepted during shutdown")
+	}
+	fmt.Fprint(jump, "still")
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(jump, buf); err != nil || string(buf) != "still" {
+		t.Fatalf("open jump during the grace: %q, %v", buf, err)
+	}
+	select {
+	case <-ts.stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after the shutdown grace")
+	}
+	ts.audit.mu.Lock()
+	defer ts.audit.mu.Unlock()
+	for _, e := range ts.audit.events {
+		if e.Type == "jump.close" {
+			if !strings.Contains(e.Fields["reason"], ErrShutdown.Error()) {
+				t.Fatalf("jump.close reason %q", e.Fields["reason"])
+			}
+			return
+		}
+	}
+	t.Fatal("no jump.close recorded")
 }

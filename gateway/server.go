@@ -52,16 +52,25 @@ type Server struct {
 
 	limiter atomic.Pointer[limits.Limiter]
 
+	// connsCtx is the parent of every connection; cancelled with a cause
+	// when the shutdown grace runs out.
+	connsCtx  context.Context
+	stopConns context.CancelCauseFunc
+
 	wg    sync.WaitGroup
 	mu    sync.Mutex
-	conns map[string]*ssh.ServerConn
-	jumps map[string]int // open jumps per user
+	conns map[string]net.Conn // every open connection, authenticated or not
+	jumps map[string]int      // open jumps per user
 }
+
+// ErrShutdown is the cause given to connections closed at the end of the shutdown grace.
+var ErrShutdown = errors.New("server shutting down")
 
 // New returns a Server; it does not listen yet.
 func New(o Options) *Server {
 	s := &Server{store: o.Store, auditor: o.Audit, hostKeys: o.HostKeys, verifier: o.Verifier, log: o.Log,
-		conns: map[string]*ssh.ServerConn{}, jumps: map[string]int{}}
+		conns: map[string]net.Conn{}, jumps: map[string]int{}}
+	s.connsCtx, s.stopConns = context.WithCancelCause(context.Background())
 	s.SetConfig(o.Config)
 	return s
 }
@@ -97,7 +106,8 @@ func (s *Server) audit(e audit.Event) error {
 }
 
 // Serve accepts connections until ctx is done, then stops accepting, lets
-// open jumps drain for shutdown_grace, and closes what is left.
+// open connections drain for shutdown_grace, and closes what is left, with
+// ErrShutdown as the recorded reason.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		<-ctx.Done()
@@ -119,7 +129,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.handleConn(ctx, nc)
+			s.handleConn(s.connsCtx, nc)
 		}()
 	}
 	return s.drain()
@@ -133,6 +143,7 @@ func (s *Server) drain() error {
 		return nil
 	case <-time.After(s.cfg().ShutdownGrace):
 	}
+	s.stopConns(ErrShutdown)
 	s.mu.Lock()
 	for _, c := range s.conns {
 		c.Close()
@@ -152,7 +163,15 @@ func newConnID() string {
 func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	connID := newConnID()
 	log := s.log.With("conn_id", connID, "source", nc.RemoteAddr().String())
-	defer nc.Close()
+	s.mu.Lock()
+	s.conns[connID] = nc
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, connID)
+		s.mu.Unlock()
+		nc.Close()
+	}()
 	defer func() {
 		if r := recover(); r != nil {
 			log.Error("panic in connection; closing it", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
@@ -199,15 +218,6 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	}
 	log = log.With("user", id.User)
 	log.Info("login", "key_fp", id.KeyFP)
-
-	s.mu.Lock()
-	s.conns[connID] = sconn
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, connID)
-		s.mu.Unlock()
-	}()
 
 	connCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
