@@ -410,6 +410,9 @@ func TestBruteForce(t *testing.T) {
 	if len(b) != 0 || err != nil {
 		t.Fatalf("penalised source got %q, %v; want the connection closed at once", b, err)
 	}
+	if n := ts.audit.count("source.penalty", "fail"); n != 1 {
+		t.Fatalf("%d source.penalty events, want 1", n)
+	}
 	// Bob was not locked by alice's failures.
 	if u, _ := ts.store.User(context.Background(), "bob"); u.Locked(t0) {
 		t.Fatal("bob locked by someone else's failures")

@@ -198,13 +198,18 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	sconn, chans, reqs, err := ssh.NewServerConn(nc, flow.serverConfig())
 	release()
 	if err != nil {
+		var penalty time.Duration
 		if flow.tried() || errors.Is(err, os.ErrDeadlineExceeded) {
-			lim.Failed(src.Addr())
+			penalty = lim.Failed(src.Addr())
 		}
 		user, reason := flow.outcome(err)
 		log.Info("login failed", "user", user, "reason", reason)
 		if flow.tried() {
 			s.audit(flow.event(audit.Event{Type: "conn.denied", User: user, Result: "fail", Fields: map[string]string{"reason": reason}}))
+		}
+		if penalty > 0 {
+			log.Warn("source penalised", "penalty", penalty)
+			s.audit(flow.event(audit.Event{Type: "source.penalty", Result: "fail", Fields: map[string]string{"penalty": penalty.String()}}))
 		}
 		return
 	}

@@ -130,10 +130,11 @@ func (l *Limiter) dropStartup() bool {
 
 // Failed records a failed or abandoned authentication from addr. Past the
 // free failures it penalises the source: PenaltyBase, doubled for each
-// further failure, at most PenaltyMax, counted from now.
-func (l *Limiter) Failed(addr netip.Addr) {
+// further failure, at most PenaltyMax, counted from now. It returns the
+// penalty this failure set, or 0.
+func (l *Limiter) Failed(addr netip.Addr) (penalty time.Duration) {
 	if l.cfg.PenaltyBase <= 0 || l.exempt(addr) {
-		return
+		return 0
 	}
 	key := sourceKey(addr)
 	l.mu.Lock()
@@ -148,10 +149,12 @@ func (l *Limiter) Failed(addr netip.Addr) {
 	r.last = now
 	l.byAge.MoveToBack(l.sources[key])
 	if extra := r.fails - l.cfg.PenaltyFreeFails; extra > 0 {
-		if until := now.Add(l.penalty(extra)); until.After(r.until) {
+		penalty = l.penalty(extra)
+		if until := now.Add(penalty); until.After(r.until) {
 			r.until = until
 		}
 	}
+	return penalty
 }
 
 // Succeeded records a successful authentication from addr: the source's
