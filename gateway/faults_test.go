@@ -1,0 +1,175 @@
+// Fault tests: a black-holed backend and a half-open client.
+package gateway
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"bastion/config"
+)
+
+// blackHole returns a loopback address whose accept queue is full, so the
+// kernel drops further SYNs: a connect there hangs, like a dead host.
+func blackHole(t *testing.T) string {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := syscall.Getsockname(fd)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	// Fill the queue; these are never accepted.
+	for i := 0; i < 4; i++ {
+		d := net.Dialer{Timeout: 200 * time.Millisecond}
+		if c, err := d.Dial("tcp", addr); err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	return addr
+}
+
+// Issue 5 #9: a black-holed backend gives a clear error within the dial timeout.
+func TestBlackHoledBackend(t *testing.T) {
+	hole := blackHole(t)
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Upstream.DialTimeout = 700 * time.Millisecond
+		c.Targets = append(c.Targets, config.Target{Name: "hole", Address: hole, Groups: []string{"ops"}})
+	})
+	c, err := ts.login("alice", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_, err = c.Dial("tcp", "hole:22")
+	took := time.Since(start)
+	oce := new(ssh.OpenChannelError)
+	if !errors.As(err, &oce) || oce.Reason != ssh.ConnectionFailed || !strings.Contains(oce.Message, "i/o timeout") || !strings.Contains(oce.Message, "hole") {
+		t.Fatalf("jump to a black hole: %v", err)
+	}
+	if took < 600*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("the dial took %v, want about the 700ms dial timeout", took)
+	}
+	if ts.audit.count("jump.failed", "fail") != 1 {
+		t.Fatal("the failed jump was not audited")
+	}
+	// The connection is still usable.
+	if _, err := c.Dial("tcp", "pve1:22"); err != nil {
+		t.Fatalf("jump after the black hole: %v", err)
+	}
+}
+
+// freezer forwards TCP between a client and the server until frozen; then it
+// keeps both sockets open but moves no byte: a half-open peer.
+type freezer struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	frozen bool
+}
+
+func newFreezer(t *testing.T, upstream string) *freezer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			down, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", upstream)
+			if err != nil {
+				down.Close()
+				continue
+			}
+			t.Cleanup(func() { down.Close(); up.Close() })
+			go f.copy(up, down)
+			go f.copy(down, up)
+		}
+	}()
+	return f
+}
+
+func (f *freezer) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		f.mu.Lock()
+		frozen := f.frozen
+		f.mu.Unlock()
+		if frozen {
+			continue // swallow: the peer looks alive at TCP level but silent
+		}
+		if n > 0 {
+			dst.Write(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (f *freezer) freeze() { f.mu.Lock(); f.frozen = true; f.mu.Unlock() }
+
+// Issue 5 #10: a half-open client is torn down within the keepalive bound,
+// and the close is audited with the reason.
+func TestHalfOpenClient(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Session.KeepaliveInterval = 200 * time.Millisecond
+		c.Session.KeepaliveCountMax = 2
+	})
+	fz := newFreezer(t, ts.addr)
+	cc := &ssh.ClientConfig{User: "alice", HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second,
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(ts.keys["alice"]), ssh.KeyboardInteractive(answers([]string{password}, []string{ts.code(0)}))}}
+	c, err := ssh.Dial("tcp", fz.ln.Addr().String(), cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	jump, err := c.Dial("tcp", "pve1:22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jump.Close()
+	time.Sleep(500 * time.Millisecond) // keepalives answered: still open
+	if ts.audit.count("conn.close", "") != 0 {
+		t.Fatal("a live client was disconnected")
+	}
+	fz.freeze()
+	start := time.Now()
+	for ts.audit.count("conn.close", "") == 0 && time.Since(start) < 5*time.Second {
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := time.Since(start)
+	// Bound: interval × (count_max + 1) = 600ms, plus scheduling slack.
+	if took > 2*time.Second {
+		t.Fatalf("half-open client torn down after %v, want within about 600ms", took)
+	}
+	ts.audit.mu.Lock()
+	defer ts.audit.mu.Unlock()
+	reasons := map[string]string{}
+	for _, e := range ts.audit.events {
+		reasons[e.Type] = e.Fields["reason"]
+	}
+	if !strings.Contains(reasons["conn.close"], "keepalive timeout") || !strings.Contains(reasons["jump.close"], "keepalive timeout") {
+		t.Fatalf("close reasons: %v", reasons)
+	}
+	t.Logf("half-open client torn down after %v", took)
+}
