@@ -281,6 +281,11 @@ log_level = "warn"
 [auth]
 totp_window = $WINDOW
 
+[limits]
+# All bench load comes from 127.0.0.1: same MaxStartups as the anchor, no per-source cap or penalty.
+max_startups = "200:30:400"
+exempt = ["127.0.0.1/32"]
+
 [argon2]
 memory_kib = 19456
 time = 2
@@ -545,7 +550,9 @@ in the same run, on the same machine, in front of the same plain OpenSSH backend
   \`pam_unix\` + \`pam_google_authenticator\`), \`AuthenticationMethods publickey,keyboard-interactive\`, \`UsePAM yes\`.
   Local user \`$BUSER\`, password hashed by \`chpasswd\` (${HASH_METHOD:-system default}).
 - **bastion**: \`bin/bastion serve\`, same user, key, password and TOTP secret (imported from the same
-  \`.google_authenticator\` file, made by \`google-authenticator -t -D -u -w 21\`), argon2id m=19456 KiB t=2 p=1 (the defaults).
+  \`.google_authenticator\` file, made by \`google-authenticator -t -D -u -w 21\`), argon2id m=19456 KiB t=2 p=1 (the defaults);
+  \`[limits] max_startups = "200:30:400"\` (the anchor's \`MaxStartups\`) and \`exempt = ["127.0.0.1/32"]\`, because all
+  load comes from one address; everything else at its default.
 - **Client**: OpenSSH \`ssh -J\` with \`Ciphers aes128-gcm@openssh.com\` on both hops (the AES-GCM reference below is
   the floor this makes comparable), askpass answering \`Password:\` and \`Verification code:\`.
 
