@@ -62,7 +62,7 @@ func (r *recorder) count(typ, result string) int {
 }
 
 type testServer struct {
-	t       *testing.T
+	t       testing.TB
 	addr    string
 	store   *store.Store
 	audit   *recorder
@@ -77,7 +77,7 @@ type testServer struct {
 
 // newTestServer starts a server with targets "pve1" (an echo backend, group
 // ops) and users alice and bob (both TOTP, group ops).
-func newTestServer(t *testing.T, tune func(*config.Config)) *testServer {
+func newTestServer(t testing.TB, tune func(*config.Config)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(dir+"/state.db", dir+"/state.key")
