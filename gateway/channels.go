@@ -72,10 +72,18 @@ func (c *conn) serveChannels(chans <-chan ssh.NewChannel) {
 	}
 }
 
+// testChannelHook, set only by tests, runs before each channel handler (to
+// inject a panic).
+var testChannelHook func(user string)
+
 // goSafe runs fn in a goroutine the connection waits for; a panic in it is
 // logged with the connection id and closes only this connection.
 func (c *conn) goSafe(fn func()) {
 	c.wg.Add(1)
+	if h := testChannelHook; h != nil {
+		inner := fn
+		fn = func() { h(c.id.User); inner() }
+	}
 	go func() {
 		defer c.wg.Done()
 		defer func() {

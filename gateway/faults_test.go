@@ -173,3 +173,80 @@ func TestHalfOpenClient(t *testing.T) {
 	}
 	t.Logf("half-open client torn down after %v", took)
 }
+
+// A panic in one connection's channel closes that connection only.
+func TestPanicClosesOnlyThatConnection(t *testing.T) {
+	ts := newTestServer(t, nil)
+	testChannelHook = func(user string) {
+		if user == "bob" {
+			panic("injected")
+		}
+	}
+	defer func() { testChannelHook = nil }()
+	alice, err := ts.login("alice", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	bob, err := ts.login("bob", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	if _, err := bob.Dial("tcp", "pve1:22"); err == nil {
+		t.Fatal("bob's jump survived the panic")
+	}
+	closed := make(chan struct{})
+	go func() { bob.Wait(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("bob's connection stayed open after the panic")
+	}
+	// alice and new logins are unaffected.
+	if _, err := alice.Dial("tcp", "pve1:22"); err != nil {
+		t.Fatalf("alice's jump after bob's panic: %v", err)
+	}
+	c, err := ts.login("alice", 1)
+	if err != nil {
+		t.Fatalf("new login after a panic: %v", err)
+	}
+	c.Close()
+	if n := ts.audit.count("conn.close", ""); n < 1 {
+		t.Fatal("bob's close was not recorded")
+	}
+}
+
+// Issue 5: a per-user cap on concurrent jumps, refused with a reason.
+func TestJumpsPerUserCap(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.Session.MaxJumpsPerUser = 2 })
+	c, err := ts.login("alice", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	j1, err := c.Dial("tcp", "pve1:22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Dial("tcp", "pve1:22"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Dial("tcp", "pve1:22")
+	oce := new(ssh.OpenChannelError)
+	if !errors.As(err, &oce) || oce.Reason != ssh.ResourceShortage || !strings.Contains(oce.Message, "too many open jumps") {
+		t.Fatalf("third jump: %v", err)
+	}
+	j1.Close()
+	for end := time.Now().Add(3 * time.Second); ; {
+		j, err := c.Dial("tcp", "pve1:22")
+		if err == nil {
+			j.Close()
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no jump after closing one: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
