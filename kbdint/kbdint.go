@@ -133,7 +133,7 @@ func (v *Verifier) Login(ctx context.Context, a Attempt, client ssh.KeyboardInte
 	if pwOK {
 		method, err := "otp", err // errAnswerCount: a malformed answer, checked as a failure
 		if err == nil {
-			method, err = v.checkCode(ctx, u, code, now)
+			method, err = v.checkCode(ctx, u, code, v.Now()) // the time the code was typed, not the login's start
 		}
 		if err == nil {
 			a.Audit(audit.Event{Type: "auth." + method, User: u.Name, Result: "ok"})
