@@ -4,8 +4,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"time"
@@ -14,6 +16,9 @@ import (
 )
 
 func auditCmd(e *env, args []string) error {
+	if _, err := os.Stat(e.cfg.AuditLog); errors.Is(err, fs.ErrNotExist) {
+		return &exitError{code: 1, msg: fmt.Sprintf("no audit log at %s yet: `bastion serve` and admin commands create it", e.cfg.AuditLog)}
+	}
 	if len(args) > 0 && args[0] == "verify" {
 		res, err := audit.Verify(e.cfg.AuditLog)
 		if err != nil {
