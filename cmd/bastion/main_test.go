@@ -1,0 +1,57 @@
+package main
+
+import (
+	"flag"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestTakeConfigFlag(t *testing.T) {
+	cases := []struct {
+		args     []string
+		path     string
+		rest     []string
+		hasError bool
+	}{
+		{[]string{"-c", "a.toml", "serve"}, "a.toml", []string{"serve"}, false},
+		{[]string{"user", "add", "bob", "-c", "b.toml", "--key", "k"}, "b.toml", []string{"user", "add", "bob", "--key", "k"}, false},
+		{[]string{"--config=c.toml", "user", "list"}, "c.toml", []string{"user", "list"}, false},
+		{[]string{"user", "list"}, "", []string{"user", "list"}, false},
+		{[]string{"serve", "-c"}, "", nil, true},
+	}
+	for _, c := range cases {
+		path, rest, err := takeConfigFlag(c.args)
+		if (err != nil) != c.hasError || path != c.path || (!c.hasError && !reflect.DeepEqual(rest, c.rest)) {
+			t.Errorf("takeConfigFlag(%q) = %q, %q, %v", c.args, path, rest, err)
+		}
+	}
+}
+
+func TestParseInterleaved(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var keys, groups listFlag
+	fs.Var(&keys, "key", "")
+	fs.Var(&groups, "group", "")
+	pos, err := parseInterleaved(fs, []string{"alice", "--key", "a.pub", "--group", "ops,dba", "extra", "--key", "b.pub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(pos, " ") != "alice extra" || keys.String() != "a.pub,b.pub" || groups.String() != "ops,dba" {
+		t.Fatalf("pos=%q keys=%q groups=%q", pos, keys, groups)
+	}
+	if _, err := parseInterleaved(flag.NewFlagSet("t", flag.ContinueOnError), []string{"--nope"}); err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+}
+
+func TestValidName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"alice": true, "a.b-c_d9": true, "Alice": false, "9lives": false, "": false,
+		"a b": false, "evil\n": false, "\x1b[2J": false, strings.Repeat("a", 33): false, strings.Repeat("a", 32): true,
+	} {
+		if validName(name) != want {
+			t.Errorf("validName(%q) = %v", name, !want)
+		}
+	}
+}
