@@ -2,6 +2,7 @@
 package tests
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -30,37 +31,42 @@ func qrLines(prompt string) []string {
 	return out
 }
 
-// halfBlocksToPNG draws the QR text as a dark-background terminal shows it:
-// glyph ink light, background dark; each cell is 1 module wide, 2 tall.
-func halfBlocksToPNG(t *testing.T, lines []string, path string) {
+// halfBlocksToPNG draws the QR text as a terminal shows it: on a dark
+// background glyph ink is light, on a light background it is dark; each
+// cell is 1 module wide and 2 tall.
+func halfBlocksToPNG(t *testing.T, lines []string, path string, darkBackground bool) {
 	const scale = 6
+	bg, ink := color.Gray{Y: 0}, color.Gray{Y: 255}
+	if !darkBackground {
+		bg, ink = ink, bg
+	}
 	width := 0
 	for _, l := range lines {
 		width = max(width, len([]rune(l)))
 	}
 	const margin = 4
 	img := image.NewGray(image.Rect(0, 0, (width+2*margin)*scale, (2*len(lines)+2*margin)*scale))
-	// terminal background (dark) everywhere, then the ink
+	for i := range img.Pix { // terminal background everywhere, then the ink
+		img.Pix[i] = bg.Y
+	}
 	for y, l := range lines {
 		for x, r := range []rune(l) {
 			top := r == '█' || r == '▀'
 			bottom := r == '█' || r == '▄'
 			for dy := 0; dy < 2*scale; dy++ {
-				ink := top
+				inked := top
 				if dy >= scale {
-					ink = bottom
+					inked = bottom
 				}
-				if !ink {
+				if !inked {
 					continue
 				}
 				for dx := 0; dx < scale; dx++ {
-					img.SetGray((x+margin)*scale+dx, (2*y+margin)*scale+dy, color.Gray{Y: 255})
+					img.SetGray((x+margin)*scale+dx, (2*y+margin)*scale+dy, ink)
 				}
 			}
 		}
 	}
-	// The margin around the quiet zone is the dark terminal background; a
-	// scanner needs a light quiet zone, which the rendering itself provides.
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +129,7 @@ func TestEnrollFirstLogin(t *testing.T) {
 			t.Fatalf("no QR code in the prompt (%d half-block lines):\n%s", len(lines), prompt)
 		}
 		png := filepath.Join(w.dir, "qr.png")
-		halfBlocksToPNG(t, lines, png)
+		halfBlocksToPNG(t, lines, png, true)
 		out, err := exec.Command("zbarimg", "-q", "--raw", png).Output()
 		if err != nil {
 			t.Fatalf("zbarimg could not decode the QR from the prompt: %v", err)
@@ -314,5 +320,35 @@ func TestEnrollConcurrentFirstLogins(t *testing.T) {
 	winner.answerGood()
 	if out, err := winner.jump("pve1", "true"); err != nil {
 		t.Fatalf("the winner's secret does not work: %v\n%s", err, out)
+	}
+}
+
+// With qr_inverted the QR is drawn for light-background terminals.
+func TestEnrollQRForLightTerminals(t *testing.T) {
+	if _, err := exec.LookPath("zbarimg"); err != nil {
+		if os.Getenv("BASTION_E2E_REQUIRED") != "" {
+			t.Fatal("zbarimg missing (apt-get install zbar-tools)")
+		}
+		t.Skip("zbarimg missing")
+	}
+	w := newWorld(t, worldOpts{enrollExtra: "qr_inverted = true"})
+	w.start()
+	pat := w.newClient("pat")
+	pat.add("--group", "ops")
+	pat.answer(pat.password, "")
+	if out, err := pat.jump("pve1", "true"); err != nil {
+		t.Fatalf("enrollment: %v\n%s", err, out)
+	}
+	prompt := pat.file("enroll_prompt")
+	uri := uriRe.FindStringSubmatch(prompt)[1]
+	for _, dark := range []bool{false, true} {
+		png := filepath.Join(w.dir, fmt.Sprintf("qr-dark-%v.png", dark))
+		halfBlocksToPNG(t, qrLines(prompt), png, dark)
+		out, err := exec.Command("zbarimg", "-q", "--raw", png).Output()
+		got := strings.TrimSpace(string(out))
+		if !dark && (err != nil || got != uri) {
+			t.Fatalf("inverted QR on a light background: %q, %v; want %q", got, err, uri)
+		}
+		t.Logf("qr_inverted=true, dark background=%v: zbarimg decodes=%v", dark, err == nil && got == uri)
 	}
 }
