@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -67,6 +68,9 @@ func serve(e *env) error {
 		return err
 	}
 	if err := alog.Append(audit.Event{Type: "server.start", Result: "ok", Fields: map[string]string{"listen": ln.Addr().String(), "config": e.cfgPath}}); err != nil {
+		if errors.Is(err, audit.ErrCorrupt) {
+			return fmt.Errorf("refusing to start: %w\nInspect it with `bastion audit verify`; to start a new chain, move the file aside (keep it as evidence)", err)
+		}
 		return fmt.Errorf("refusing to start: audit log: %w", err)
 	}
 	log.Info("bastion listening", "addr", ln.Addr().String(), "config", e.cfgPath, "targets", len(e.cfg.Targets))
