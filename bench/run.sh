@@ -9,6 +9,12 @@
 #   BENCH_LAT_RUNS=20 BENCH_MEM_SESSIONS=100 BENCH_SCALE_SESSIONS=8000
 #   BENCH_LOGIN_CLIENTS=8 BENCH_LOGIN_SECONDS=15 BENCH_THROUGHPUT_SIZE=1G
 #   BENCH_OUT=docs/benchmarks.md BENCH_KEEP=1 (keep the temp dir) BENCH_SKIP_GO=1
+#   BENCH_ONLY=scale (comma list of memory,latency,throughput,logins,scale,go: run
+#     only those figures; the report then goes to the temp dir unless BENCH_OUT is set,
+#     so a partial run never overwrites docs/benchmarks.md)
+#   BENCH_SCALE_DUMP=1: if the scale ramp stalls (no new session for 60 s), send
+#     SIGQUIT to the scale bastion so its goroutine dump lands in scale_bastion.log
+#     (the RSS figure is then taken just before the dump)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +26,8 @@ SCALE_N=${BENCH_SCALE_SESSIONS:-8000}
 LR_CLIENTS=${BENCH_LOGIN_CLIENTS:-8}
 LR_SECONDS=${BENCH_LOGIN_SECONDS:-15}
 THR_SIZE=${BENCH_THROUGHPUT_SIZE:-1G}
+ONLY=${BENCH_ONLY:-}
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 CMDLINE="make bench${BENCH_LAT_RUNS:+ BENCH_LAT_RUNS=$LAT_RUNS}${BENCH_MEM_SESSIONS:+ BENCH_MEM_SESSIONS=$MEM_N}${BENCH_SCALE_SESSIONS:+ BENCH_SCALE_SESSIONS=$SCALE_N}${BENCH_LOGIN_CLIENTS:+ BENCH_LOGIN_CLIENTS=$LR_CLIENTS}${BENCH_LOGIN_SECONDS:+ BENCH_LOGIN_SECONDS=$LR_SECONDS}${BENCH_THROUGHPUT_SIZE:+ BENCH_THROUGHPUT_SIZE=$THR_SIZE}"
 
@@ -59,6 +67,7 @@ log "fd limit $(ulimit -n)"
 # --- temp dir and cleanup ---------------------------------------------------
 T=$(mktemp -d /tmp/bastion-bench.XXXXXX)
 chmod 755 "$T"
+[ -n "$ONLY" ] && [ -z "${BENCH_OUT:-}" ] && OUT=$T/report.md
 PIDS=()
 CREATED_USER=0
 alive() { [ -e "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
@@ -328,6 +337,9 @@ log "bastion on 127.0.0.1:$BASTION_PORT"
 declare -A JUMP_PORT=([anchor]=$ANCHOR_PORT [bastion]=$BASTION_PORT)
 declare -A JUMP_PID=([anchor]=$ANCHOR_PID [bastion]=$BASTION_PID)
 declare -A R # results: R[figure,server]
+DIRECT50=n/a
+AES_LINE="openssl speed -evp aes-128-gcm: not measured (figure not run)"
+touch "$T/lat_anchor" "$T/lat_bastion"
 
 # set_code SERVER: write the next code askpass should give.
 # anchor: the current code (pam_google_authenticator allows reuse without DISALLOW_REUSE).
@@ -360,6 +372,7 @@ jump_ssh() { # jump_ssh SERVER CMD...
 }
 
 # --- 3. memory: PSS per idle jump session (first, while both servers are fresh) ---
+if want memory; then
 for s in anchor bastion; do
 	pid=${JUMP_PID[$s]}
 	if [ "$s" = anchor ]; then who=(-prefix "$BUSER" -users 0 -reuse); else who=(-prefix mem -users "$MEM_N"); fi
@@ -399,7 +412,9 @@ for s in anchor bastion; do
 	log "memory $s: $got sessions, PSS before ${before} kB after ${after} kB → ${R[pss,$s]} kB/session"
 done
 
+fi # memory
 # --- 1. login latency ---------------------------------------------------------
+if want latency; then
 for s in anchor bastion; do
 	set_code "$s"
 	jump_ssh "$s" true || die "$s: login through the jump failed (see $T/*.log)"
@@ -430,7 +445,9 @@ for s in anchor bastion; do
 done
 log "latency p50 anchor ${R[lat50,anchor]} ms, bastion ${R[lat50,bastion]} ms"
 
+fi # latency
 # --- 2. throughput and server CPU per GiB -------------------------------------
+if want throughput; then
 BYTES=$(numfmt --from=iec "$THR_SIZE")
 TICK=$(getconf CLK_TCK)
 for s in anchor bastion; do
@@ -459,7 +476,9 @@ else
 fi
 log "$AES_LINE"
 
+fi # throughput
 # --- 5. login rate ----------------------------------------------------------------
+if want logins; then
 for s in anchor bastion; do
 	if [ "$s" = anchor ]; then who=(-prefix "$BUSER" -users 0 -reuse); else who=(-prefix lr -users "$LR_USERS"); fi
 	line=$("$LC" logins -addr "127.0.0.1:${JUMP_PORT[$s]}" "${who[@]}" -password "$BPASS" -identity "$T/id_ed25519" \
@@ -471,7 +490,9 @@ for s in anchor bastion; do
 	log "login rate $s: $line"
 done
 
+fi # logins
 # --- 4. scale: concurrent idle jump sessions on a fresh bastion -----------------
+if want scale; then
 SCALE_DIR="$T/scale"
 SCALE_PORT=$(free_port)
 write_bastion_config "$SCALE_DIR" "$SCALE_PORT"
@@ -488,15 +509,49 @@ wait_port "$SCALE_PORT" "$SCALE_PID"
 rss0=$(awk '/^VmRSS:/ {print $2}' "/proc/$SCALE_PID/status")
 "$LC" hold -addr "127.0.0.1:$SCALE_PORT" -prefix s -users "$SCALE_USERS" -password "$BPASS" -identity "$T/id_ed25519" \
 	-otp-file "$GA" -window "$WINDOW" -sessions "$SCALE_N" -concurrency 32 -target "127.0.0.1:$ECHO_PORT" \
-	-status "$T/scale.status" -ramp-timeout 8m -max-hold 15m >"$T/scale_hold.log" 2>&1 &
+	-status "$T/scale.status" -progress "$T/scale.progress" -open-timeout "${BENCH_SCALE_OPEN_TIMEOUT:-30s}" \
+	-ramp-timeout 8m -max-hold 15m >"$T/scale_hold.log" 2>&1 &
 SHP=$!
 PIDS+=("$SHP")
-for _ in $(seq 6000); do [ -f "$T/scale.status" ] && break; kill -0 "$SHP" 2>/dev/null || break; sleep 0.1; done
+# scale_snapshot: open fds and RLIMIT_NOFILE of every process of the figure, socket summary.
+scale_snapshot() {
+	local name p
+	for name in bastion:$SCALE_PID echo:$ECHO_PID loadclient:$SHP; do
+		p=${name#*:}
+		printf '%s pid %s: %s fds open, %s\n' "${name%%:*}" "$p" "$(ls "/proc/$p/fd" 2>/dev/null | wc -l)" \
+			"$(awk '/^Max open files/ {print "limit soft " $4 " hard " $5}' "/proc/$p/limits" 2>/dev/null)"
+	done
+	ss -s | sed -n '1,2p'
+}
+last=-1
+last_change=$(date +%s)
+for _ in $(seq 1200); do
+	[ -f "$T/scale.status" ] && break
+	kill -0 "$SHP" 2>/dev/null || break
+	cur=$(sed -n 's/.* sessions=\([0-9]*\).*/\1/p' "$T/scale.progress" 2>/dev/null || true)
+	if [ "${cur:-0}" != "$last" ]; then
+		last=${cur:-0}
+		last_change=$(date +%s)
+	fi
+	if [ "${BENCH_SCALE_DUMP:-0}" = 1 ] && [ $(($(date +%s) - last_change)) -ge 60 ]; then
+		log "scale: no new session for 60 s at $last sessions: $(cat "$T/scale.progress")"
+		scale_snapshot >"$T/scale_stall_snapshot.txt" 2>&1
+		cat "$T/scale_stall_snapshot.txt" >&2
+		R[scalestallrss,bastion]=$(awk '/^VmRSS:/ {print $2}' "/proc/$SCALE_PID/status")
+		log "scale: SIGQUIT to bastion $SCALE_PID (goroutine dump → $T/scale_bastion.log)"
+		kill -QUIT "$SCALE_PID"
+		BENCH_SCALE_DUMP=done
+	fi
+	sleep 0.5
+done
 [ -f "$T/scale.status" ] || die "scale load client gave no result ($(tail -2 "$T/scale_hold.log"))"
+scale_snapshot >"$T/scale_snapshot.txt" 2>&1
+R[scalefds,bastion]=$(sed -n 's/^bastion pid [0-9]*: \([0-9]*\) fds.*/\1/p' "$T/scale_snapshot.txt")
+log "scale: at the end of the ramp: $(tr '\n' ';' <"$T/scale_snapshot.txt")"
 sleep 3
 R[scaleline,bastion]=$(cat "$T/scale.status")
 R[scale,bastion]=$(sed -n 's/^sessions=\([0-9]*\).*/\1/p' "$T/scale.status")
-rss1=$(awk '/^VmRSS:/ {print $2}' "/proc/$SCALE_PID/status")
+rss1=$(awk '/^VmRSS:/ {print $2}' "/proc/$SCALE_PID/status" 2>/dev/null || echo "${R[scalestallrss,bastion]:-0}")
 pss1=$(pss_kb "$SCALE_PID")
 R[scalerss,bastion]=$(calc "$rss1 / 1024" 0)
 R[scalepss,bastion]=$(calc "$pss1 / 1024" 0)
@@ -511,11 +566,12 @@ stop_pid "$SCALE_PID"
 R[scalestop,bastion]=$(calc "($(now_ns) - $t0) / 1e9" 1)
 log "scale: bastion took ${R[scalestop,bastion]} s to stop on SIGTERM"
 
+fi # scale
 # --- Go micro-benchmarks -------------------------------------------------------
 GOBENCH="(skipped: BENCH_SKIP_GO=1)"
-if [ "${BENCH_SKIP_GO:-0}" != 1 ]; then
+if [ "${BENCH_SKIP_GO:-0}" != 1 ] && want go; then
 	log "go test -bench"
-	GOBENCH=$(go test -run=NONE -bench=. -benchmem ./oath/ ./passwd/ ./audit/ ./bench/... 2>&1) || GOBENCH+=$'\n(go test -bench failed)'
+	GOBENCH=$(go test -run=NONE -bench=. -benchmem ./oath/ ./passwd/ ./audit/ ./gateway/ ./bench/... 2>&1) || GOBENCH+=$'\n(go test -bench failed)'
 fi
 
 # --- report -------------------------------------------------------------------
@@ -538,7 +594,7 @@ mkdir -p "$(dirname "$OUT")"
 	cat <<EOF
 # Benchmarks: bastion vs OpenSSH sshd + PAM
 
-Produced by \`$CMDLINE\` (\`bench/run.sh\`) on $(date -u +%Y-%m-%d) — one run, both jump hosts measured
+Produced by \`$CMDLINE${ONLY:+ BENCH_ONLY=$ONLY}\` (\`bench/run.sh\`) on $(date -u +%Y-%m-%d) — one run, both jump hosts measured
 in the same run, on the same machine, in front of the same plain OpenSSH backend on 127.0.0.1.
 
 - **Machine**: $(nproc) CPUs, $CPU_MODEL, $MEM_TOTAL RAM, Linux $KERNEL; load average $LOAD_START at the
@@ -584,6 +640,7 @@ memory bastion: ${R[memstatus,bastion]:-}
 logins anchor:  ${R[lrline,anchor]:-}
 logins bastion: ${R[lrline,bastion]:-}
 scale bastion:  ${R[scaleline,bastion]:-}
+scale fds at the end of the ramp: $(tr '\n' ';' <"$T/scale_snapshot.txt" 2>/dev/null)
 \`\`\`
 
 ## How each figure is measured
@@ -611,7 +668,10 @@ scale bastion:  ${R[scaleline,bastion]:-}
    counted as per-session memory (it is transient login cost, not session state). The anchor's figure
    includes whatever PAM (yescrypt) left in each per-session sshd process, since those processes live on.
 4. **Scale**: a fresh bastion (same config) and \`loadclient hold -sessions $SCALE_N -concurrency 32\` (its
-   echo target in another process; \`ulimit -n 20000\` for all). Logins are spread over
+   echo target, \`loadclient echo\`, in another process; \`ulimit -n 20000\` for all). Each session costs the
+   bastion 2 fds (client + target socket), the echo target 1 and the load client 1, so the bastion's own
+   ceiling under this limit is ~9,990 sessions. A session counts once its channel opened and one
+   "ping" came back through it; an open or an echo not answered within 30 s fails that session (and closes it). Logins are spread over
    $SCALE_USERS users (up to 15 successive codes each); these users' password hashes use argon2id
    m=1024 KiB t=1 so that the ramp measures holding sessions, not hashing. RSS is \`VmRSS\` of the bastion
    with all sessions open. The anchor was not driven to this count (one sshd monitor + one privsep child per
@@ -623,7 +683,7 @@ scale bastion:  ${R[scaleline,bastion]:-}
 
 ## Go micro-benchmarks
 
-\`go test -run=NONE -bench=. -benchmem ./oath/ ./passwd/ ./audit/ ./bench/...\`
+\`go test -run=NONE -bench=. -benchmem ./oath/ ./passwd/ ./audit/ ./gateway/ ./bench/...\`
 (audit append and the jump copy loop are covered if those packages have benchmarks):
 
 \`\`\`

@@ -145,7 +145,23 @@ func echo(args []string) error {
 		}
 		go func() {
 			defer c.Close()
-			io.Copy(c, c)
+			// Not io.Copy(c, c): *net.TCPConn's ReadFrom splices through a
+			// pipe pair that each idle connection then holds, so every
+			// session cost 3 fds here and the target hit EMFILE at ~6,660
+			// sessions under a 20,000 limit (the bastion's dials still
+			// completed into the listen backlog, so the jumps looked hung).
+			buf := make([]byte, 512)
+			for {
+				n, err := c.Read(buf)
+				if n > 0 {
+					if _, werr := c.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
 		}()
 	}
 }
@@ -264,6 +280,9 @@ func (c *client) login(ctx context.Context, i int) (*ssh.Client, error) {
 // hold opens -sessions idle jump sessions (each one connection with one
 // direct-tcpip channel to -target, checked with one echo), reports how many
 // it reached in -status, and keeps them open until SIGTERM or -max-hold.
+// While ramping it prints a progress line every -progress-every to stderr
+// (sessions held, workers in each phase, failures) and writes the session
+// count to -progress, so a stall shows where the workers wait.
 func hold(args []string) error {
 	fs := flag.NewFlagSet("hold", flag.ExitOnError)
 	mk := clientFlags(fs)
@@ -271,7 +290,10 @@ func hold(args []string) error {
 	conc := fs.Int("concurrency", 32, "logins in flight")
 	target := fs.String("target", "", "host:port of the echo target")
 	status := fs.String("status", "", "file to write the result line to")
+	progress := fs.String("progress", "", "file rewritten with the current progress line while ramping")
+	every := fs.Duration("progress-every", 10*time.Second, "progress line interval")
 	maxFail := fs.Int("max-failures", 50, "stop after this many failed sessions")
+	openTimeout := fs.Duration("open-timeout", 30*time.Second, "give up on a direct-tcpip open, and then on its echo, after this long (closing the connection)")
 	rampLimit := fs.Duration("ramp-timeout", 8*time.Minute, "stop opening after this long")
 	maxHold := fs.Duration("max-hold", 15*time.Minute, "exit after holding this long")
 	fs.Parse(args)
@@ -289,8 +311,34 @@ func hold(args []string) error {
 		lastErr  atomic.Value
 		next     atomic.Int64
 		wg       sync.WaitGroup
+		held     atomic.Int64
+		inLogin  atomic.Int64
+		inOpen   atomic.Int64
+		inEcho   atomic.Int64
 	)
 	start := time.Now()
+	progLine := func() string {
+		le, _ := lastErr.Load().(string)
+		return fmt.Sprintf("t=%.0fs sessions=%d in_login=%d in_open=%d in_echo=%d failed=%d last_error=%q\n",
+			time.Since(start).Seconds(), held.Load(), inLogin.Load(), inOpen.Load(), inEcho.Load(), failed.Load(), le)
+	}
+	rampDone := make(chan struct{})
+	go func() {
+		t := time.NewTicker(*every)
+		defer t.Stop()
+		for {
+			select {
+			case <-rampDone:
+				return
+			case <-t.C:
+				line := progLine()
+				fmt.Fprint(os.Stderr, "progress ", line)
+				if *progress != "" {
+					writeAtomic(*progress, line)
+				}
+			}
+		}
+	}()
 	for range *conc {
 		wg.Add(1)
 		go func() {
@@ -300,17 +348,18 @@ func hold(args []string) error {
 				if i >= *sessions {
 					return
 				}
+				inLogin.Add(1)
 				cl, err := c.login(ctx, i)
+				inLogin.Add(-1)
 				if err == nil {
 					var ch net.Conn
-					ch, err = cl.Dial("tcp", *target)
+					inOpen.Add(1)
+					ch, err = openChannel(cl, *target, *openTimeout)
+					inOpen.Add(-1)
 					if err == nil {
-						buf := make([]byte, 4)
-						ch.SetDeadline(time.Now().Add(30 * time.Second))
-						if _, err = ch.Write([]byte("ping")); err == nil {
-							_, err = io.ReadFull(ch, buf)
-						}
-						ch.SetDeadline(time.Time{})
+						inEcho.Add(1)
+						err = echoCheck(cl, ch, *openTimeout)
+						inEcho.Add(-1)
 					}
 					if err != nil {
 						cl.Close()
@@ -319,7 +368,10 @@ func hold(args []string) error {
 						clients = append(clients, cl)
 						channels = append(channels, ch)
 						mu.Unlock()
+						held.Add(1)
 					}
+				} else {
+					err = fmt.Errorf("login: %w", err)
 				}
 				if err != nil {
 					failed.Add(1)
@@ -329,6 +381,7 @@ func hold(args []string) error {
 		}()
 	}
 	wg.Wait()
+	close(rampDone)
 	ramp := time.Since(start)
 	mu.Lock()
 	n := len(clients)
@@ -337,10 +390,7 @@ func hold(args []string) error {
 	line := fmt.Sprintf("sessions=%d failed=%d ramp_seconds=%.1f last_error=%q\n", n, failed.Load(), ramp.Seconds(), le)
 	fmt.Print(line)
 	if *status != "" {
-		if err := os.WriteFile(*status+".tmp", []byte(line), 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(*status+".tmp", *status); err != nil {
+		if err := writeAtomic(*status, line); err != nil {
 			return err
 		}
 	}
@@ -354,6 +404,72 @@ func hold(args []string) error {
 		cl.Close()
 	}
 	return nil
+}
+
+// openChannel opens a direct-tcpip channel to target, giving up after d:
+// x/crypto's Client.Dial has no deadline and waits forever for a server
+// that never answers the open, so on timeout the whole connection is closed
+// (which also ends the pending Dial).
+func openChannel(cl *ssh.Client, target string, d time.Duration) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ch, err := cl.Dial("tcp", target)
+		done <- result{ch, err}
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fmt.Errorf("direct-tcpip open: %w", r.err)
+		}
+		return r.c, nil
+	case <-t.C:
+		cl.Close()
+		return nil, fmt.Errorf("direct-tcpip open to %s not answered within %s", target, d)
+	}
+}
+
+// echoCheck sends one "ping" through the jump and waits for it to come back,
+// giving up after d. x/crypto's channel net.Conn does not support deadlines
+// (SetDeadline returns an error and Read blocks on), so on timeout the whole
+// connection is closed, which ends the pending Read.
+func echoCheck(cl *ssh.Client, ch net.Conn, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 4)
+		_, err := ch.Write([]byte("ping"))
+		if err == nil {
+			_, err = io.ReadFull(ch, buf)
+		}
+		if err == nil && string(buf) != "ping" {
+			err = fmt.Errorf("got %q back", buf)
+		}
+		done <- err
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("echo through the jump: %w", err)
+		}
+		return nil
+	case <-t.C:
+		cl.Close()
+		return fmt.Errorf("echo through the jump not answered within %s (channel open had succeeded)", d)
+	}
+}
+
+func writeAtomic(path, line string) error {
+	if err := os.WriteFile(path+".tmp", []byte(line), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
 }
 
 // logins runs -clients parallel loops of full 2FA logins (connect, key
