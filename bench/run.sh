@@ -26,6 +26,7 @@ SCALE_N=${BENCH_SCALE_SESSIONS:-8000}
 LR_CLIENTS=${BENCH_LOGIN_CLIENTS:-8}
 LR_SECONDS=${BENCH_LOGIN_SECONDS:-15}
 THR_SIZE=${BENCH_THROUGHPUT_SIZE:-1G}
+BYTES=$(numfmt --from=iec "$THR_SIZE")
 ONLY=${BENCH_ONLY:-}
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
@@ -448,7 +449,6 @@ log "latency p50 anchor ${R[lat50,anchor]} ms, bastion ${R[lat50,bastion]} ms"
 fi # latency
 # --- 2. throughput and server CPU per GiB -------------------------------------
 if want throughput; then
-BYTES=$(numfmt --from=iec "$THR_SIZE")
 TICK=$(getconf CLK_TCK)
 for s in anchor bastion; do
 	pid=${JUMP_PID[$s]}

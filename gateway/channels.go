@@ -9,10 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -156,41 +158,93 @@ func (c *conn) jump(nch ssh.NewChannel) {
 
 // pipe copies both ways until both directions end or ctx is done, half-closing
 // each side as its source ends. up is client→backend, down backend→client.
+// It uses one goroutine besides the caller's, and an idle jump holds only
+// the small upload buffer: downloads borrow a pooled buffer per burst.
 func pipe(ctx context.Context, ch ssh.Channel, backend net.Conn, touch func()) (up, down int64, reason string) {
-	var nUp, nDown atomic.Int64
-	done := make(chan string, 2)
+	stop := context.AfterFunc(ctx, func() { ch.Close(); backend.Close() })
+	defer stop()
+	downDone := make(chan string, 1)
 	go func() {
-		n, err := io.Copy(activity{backend, touch}, ch)
-		nUp.Store(n)
-		if tc, ok := backend.(*net.TCPConn); ok {
-			tc.CloseWrite()
-		}
-		done <- endReason("client", err)
-	}()
-	go func() {
-		n, err := io.Copy(activity{ch, touch}, backend)
-		nDown.Store(n)
+		n, err := copyFromConn(activity{ch, touch}, backend)
+		down = n
 		ch.CloseWrite()
-		done <- endReason("backend", err)
+		downDone <- endReason("backend", err)
 	}()
-	reason = "closed"
-	for i := 0; i < 2; i++ {
-		select {
-		case r := <-done:
-			if r != "" {
-				reason = r
+	up, err := io.CopyBuffer(activity{backend, touch}, ch, make([]byte, upBufSize))
+	if tc, ok := backend.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	reasonUp := endReason("client", err)
+	reasonDown := <-downDone
+	ch.Close()
+	switch {
+	case ctx.Err() != nil:
+		return up, down, "server: " + context.Cause(ctx).Error()
+	case reasonUp != "":
+		return up, down, reasonUp
+	case reasonDown != "":
+		return up, down, reasonDown
+	}
+	return up, down, "closed"
+}
+
+const (
+	upBufSize   = 16 << 10 // held by every open jump: uploads are small or slow
+	downBufSize = 32 << 10 // borrowed from downPool only while data is ready
+)
+
+var downPool = sync.Pool{New: func() any { b := make([]byte, downBufSize); return &b }}
+
+// copyFromConn copies src to dst like io.Copy, but takes a buffer from the
+// pool only while reading data that is ready, so thousands of idle jumps hold
+// none. It reads through the runtime poller: the read runs inside rc.Read, and
+// on EAGAIN the buffer goes back to the pool before the goroutine parks.
+func copyFromConn(dst io.Writer, src net.Conn) (int64, error) {
+	sc, ok := src.(syscall.Conn)
+	if !ok {
+		return io.Copy(dst, src)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var written int64
+	for {
+		var (
+			bp   *[]byte
+			n    int
+			rerr error
+		)
+		err := rc.Read(func(fd uintptr) bool {
+			bp = downPool.Get().(*[]byte)
+			n, rerr = syscall.Read(int(fd), *bp)
+			if rerr == syscall.EAGAIN {
+				downPool.Put(bp)
+				return false // park in the poller without a buffer
 			}
-		case <-ctx.Done():
-			reason = "server: " + context.Cause(ctx).Error()
-			ch.Close()
-			backend.Close()
-			<-done
-			<-done
-			return nUp.Load(), nDown.Load(), reason
+			return true
+		})
+		if err != nil { // closed, or deadline
+			return written, err
+		}
+		if rerr == syscall.EINTR {
+			downPool.Put(bp)
+			continue
+		}
+		if n <= 0 {
+			downPool.Put(bp)
+			if rerr != nil {
+				return written, os.NewSyscallError("read", rerr)
+			}
+			return written, nil // EOF
+		}
+		m, werr := dst.Write((*bp)[:n])
+		written += int64(m)
+		downPool.Put(bp)
+		if werr != nil {
+			return written, werr
 		}
 	}
-	ch.Close()
-	return nUp.Load(), nDown.Load(), reason
 }
 
 // activity is a writer that notes each write for the idle timeout.

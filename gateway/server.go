@@ -236,10 +236,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 		connCtx, stop = context.WithTimeoutCause(connCtx, max, errors.New("maximum session time reached"))
 		defer stop()
 	}
-	go func() {
-		<-connCtx.Done()
-		sconn.Close()
-	}()
+	context.AfterFunc(connCtx, func() { sconn.Close() })
 	go keepalive(connCtx, sconn, cfg.Session, cancel)
 	c := &conn{srv: s, id: id, connID: connID, source: flow.source, sconn: sconn, log: log, ctx: connCtx, cancel: cancel}
 	c.touch()
