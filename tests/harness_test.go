@@ -154,18 +154,12 @@ groups = ["ops"]
 	return w
 }
 
-// startBackend runs a real OpenSSH sshd on 127.0.0.1 that accepts the test keys.
-func (w *world) startBackend() {
-	t := w.t
-	hostKey := filepath.Join(w.dir, "backend_host_key")
-	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey)
-	port := freePort(t)
-	w.backendAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	authKeys := filepath.Join(w.dir, "backend_authorized_keys")
-	os.WriteFile(authKeys, nil, 0o600)
-	conf := filepath.Join(w.dir, "backend_sshd_config")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
+// backendConfig writes an sshd_config for a backend on addr:port that
+// accepts the test keys (backend_authorized_keys) and returns its path.
+func (w *world) backendConfig(name, addr string, port int) string {
+	conf := filepath.Join(w.dir, name+"_sshd_config")
+	err := os.WriteFile(conf, []byte(fmt.Sprintf(`Port %d
+ListenAddress %s
 HostKey %s
 AuthorizedKeysFile %s
 PidFile %s
@@ -175,7 +169,23 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 Subsystem sftp internal-sftp
-`, port, hostKey, authKeys, filepath.Join(w.dir, "backend.pid"))), 0o600)
+`, port, addr, filepath.Join(w.dir, "backend_host_key"), filepath.Join(w.dir, "backend_authorized_keys"),
+		filepath.Join(w.dir, name+".pid"))), 0o600)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return conf
+}
+
+// startBackend runs a real OpenSSH sshd on 127.0.0.1 that accepts the test keys.
+func (w *world) startBackend() {
+	t := w.t
+	hostKey := filepath.Join(w.dir, "backend_host_key")
+	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey)
+	port := freePort(t)
+	w.backendAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	os.WriteFile(filepath.Join(w.dir, "backend_authorized_keys"), nil, 0o600)
+	conf := w.backendConfig("backend", "127.0.0.1", port)
 	if os.Geteuid() == 0 {
 		os.MkdirAll("/run/sshd", 0o755)
 	}

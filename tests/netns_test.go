@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,18 +52,7 @@ func (w *world) farBackend(t *testing.T) (addr string, cut func()) {
 	ip(t, "-n", ns, "link", "set", peer, "up")
 	ip(t, "-n", ns, "link", "set", "lo", "up")
 
-	conf := filepath.Join(w.dir, "far_sshd_config")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`Port 22
-ListenAddress 10.231.7.2
-HostKey %s
-AuthorizedKeysFile %s
-PidFile %s
-UsePAM no
-StrictModes no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-`, filepath.Join(w.dir, "backend_host_key"), filepath.Join(w.dir, "backend_authorized_keys"), filepath.Join(w.dir, "far.pid"))), 0o600)
+	conf := w.backendConfig("far", "10.231.7.2", 22)
 	cmd := exec.Command("ip", "netns", "exec", ns, sshdPath(), "-D", "-e", "-f", conf)
 	var log syncBuffer
 	cmd.Stdout, cmd.Stderr = &log, &log
