@@ -48,7 +48,6 @@ type Auth struct {
 	MaxAuthTries   int           `koanf:"max_auth_tries"`
 	Max2FAAttempts int           `koanf:"max_2fa_attempts"`
 	TOTPWindow     int           `koanf:"totp_window"`
-	HOTPLookAhead  int           `koanf:"hotp_look_ahead"`
 	LockoutAfter   int           `koanf:"lockout_after"`
 	LockoutTime    time.Duration `koanf:"lockout_time"`
 }
@@ -129,7 +128,6 @@ func Default() Config {
 			MaxAuthTries:   6,
 			Max2FAAttempts: 3,
 			TOTPWindow:     1,
-			HOTPLookAhead:  10,
 			LockoutAfter:   3,
 			LockoutTime:    5 * time.Minute,
 		},
@@ -281,8 +279,6 @@ func (c *Config) Validate() error {
 		return bad("auth.max_2fa_attempts", "must be >= 1")
 	case a.TOTPWindow < 0 || a.TOTPWindow > 10:
 		return bad("auth.totp_window", "must be 0..10")
-	case a.HOTPLookAhead < 0 || a.HOTPLookAhead > 100:
-		return bad("auth.hotp_look_ahead", "must be 0..100")
 	case a.LockoutAfter < 1 || a.LockoutAfter > 100:
 		return bad("auth.lockout_after", "must be 1..100 (NIST SP 800-63B allows at most 100)")
 	case a.LockoutTime < 0:

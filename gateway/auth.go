@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -215,11 +214,4 @@ func identityOf(p *ssh.Permissions) (identity, error) {
 	}
 	groups := slices.DeleteFunc(strings.Split(p.Extensions[extGroups], ","), func(s string) bool { return s == "" })
 	return identity{User: p.Extensions[extUser], KeyFP: p.Extensions[extKeyFP], Groups: groups}, nil
-}
-
-func hostOnly(addr net.Addr) string {
-	if addr == nil {
-		return ""
-	}
-	return addr.String()
 }

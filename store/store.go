@@ -176,10 +176,6 @@ const userCols = `name, password_hash, groups_csv, keys, otp_kind, otp_secret, o
 	enroll_token != '', last_login, last_source,
 	(SELECT count(*) FROM recovery r WHERE r.user = users.name AND r.used_at = 0)`
 
-type querier interface {
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
-}
-
 func (s *Store) scanUser(row *sql.Row) (*User, error) {
 	var (
 		u                               User
