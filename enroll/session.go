@@ -77,7 +77,7 @@ func (e *Enroller) Enroll(ctx context.Context, u *store.User, a kbdint.Attempt, 
 	prompt := EnrollPrompt(qrText, secret, uri)
 	var step int64
 	for try := 1; ; try++ {
-		answers, err := client(u.Name, "", []string{prompt}, []bool{true})
+		answers, err := client("", "", []string{prompt}, []bool{true})
 		if err != nil {
 			ev("enroll.abandoned", "fail", map[string]string{"reason": err.Error()})
 			return fmt.Errorf("%w: %v", ErrAbandoned, err)
@@ -111,7 +111,7 @@ func (e *Enroller) Enroll(ctx context.Context, u *store.User, a kbdint.Attempt, 
 	}
 	if len(codes) > 0 {
 		// The secret is bound; a disconnect here only loses the view of the codes.
-		client(u.Name, "", []string{RecoveryPrompt(codes)}, []bool{true})
+		client("", "", []string{RecoveryPrompt(codes)}, []bool{true})
 	}
 	return nil
 }
@@ -130,7 +130,7 @@ func (e *Enroller) allowed(ctx context.Context, u *store.User, pol config.Enroll
 	if !u.HasToken {
 		return errors.New("enrollment needs a token from an administrator (`bastion user reset-otp --enroll-token " + u.Name + "`)")
 	}
-	answers, err := client(u.Name, "", []string{PromptToken}, []bool{false})
+	answers, err := client("", "", []string{PromptToken}, []bool{false})
 	if err != nil || len(answers) != 1 {
 		return errors.New("no enrollment token given")
 	}

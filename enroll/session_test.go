@@ -126,6 +126,10 @@ func (c *user) challenge(name, instruction string, qs []string, echos []bool) ([
 	if len(qs) != 1 {
 		return nil, fmt.Errorf("want one question, got %d", len(qs))
 	}
+	if name != "" || instruction != "" {
+		// OpenSSH prints a non-empty name as a stray line before the prompt.
+		return nil, fmt.Errorf("want empty name and instruction, got %q, %q", name, instruction)
+	}
 	q := qs[0]
 	c.prompts = append(c.prompts, q)
 	c.echos = append(c.echos, echos...)

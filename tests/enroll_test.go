@@ -104,6 +104,11 @@ func TestEnrollFirstLogin(t *testing.T) {
 		t.Fatalf("first login with enrollment: %v\n%s\nprompts:\n%s", err, res, bob.prompts())
 	}
 	mustContain(t, "output", res, "enrolled-and-jumped")
+	for _, line := range strings.Split(res, "\n") {
+		if strings.TrimSpace(line) == "bob" { // the keyboard-interactive name field, printed by OpenSSH
+			t.Errorf("stray line with the user's name in the client output:\n%s", res)
+		}
+	}
 
 	prompt := bob.file("enroll_prompt")
 	secret := bob.file("enroll_secret")
