@@ -38,6 +38,8 @@ type Config struct {
 	Upstream       Upstream      `koanf:"upstream"`
 	Limits         Limits        `koanf:"limits"`
 	Session        Session       `koanf:"session"`
+	CA             CA            `koanf:"ca"`
+	Recording      Recording     `koanf:"recording"`
 	Targets        []Target      `koanf:"target"`
 	ShutdownGrace  time.Duration `koanf:"shutdown_grace"`
 }
@@ -94,6 +96,9 @@ type Session struct {
 // Upstream holds how backends are dialed.
 type Upstream struct {
 	DialTimeout time.Duration `koanf:"dial_timeout"`
+	// KnownHosts holds the host keys `bastion target trust` stored, one
+	// OpenSSH known_hosts line per key with the target name as host.
+	KnownHosts string `koanf:"known_hosts"`
 }
 
 // Target is one named backend the bastion may jump to.
@@ -102,6 +107,14 @@ type Target struct {
 	Address string   `koanf:"address"`
 	Groups  []string `koanf:"groups"`
 	Users   []string `koanf:"users"`
+	// Logins are the backend accounts the bastion may certify for this
+	// target (recorded sessions and `cert`); the first is the default.
+	Logins []string `koanf:"logins"`
+	// HostKey pins the backend's host key ("ssh-ed25519 AAAA..."); empty
+	// means the key stored by `bastion target trust`.
+	HostKey string `koanf:"host_key"`
+	// Mode is "jump", "session" or "both" (empty means both).
+	Mode string `koanf:"mode"`
 }
 
 // Enrollment policies.
@@ -139,7 +152,9 @@ func Default() Config {
 			RecoveryCodes: 10,
 			MaxTries:      3,
 		},
-		Upstream: Upstream{DialTimeout: 5 * time.Second},
+		Upstream:  Upstream{DialTimeout: 5 * time.Second, KnownHosts: "state/known_hosts"},
+		CA:        defaultCA(),
+		Recording: defaultRecording(),
 		Limits: Limits{
 			MaxStartups:      "10:30:100",
 			PerSourceMax:     10,
@@ -350,8 +365,11 @@ func (c *Config) Validate() error {
 		if len(t.Groups) == 0 && len(t.Users) == 0 {
 			return bad(key, "target %q allows nobody: set groups or users", t.Name)
 		}
+		if err := validateTargetSessions(key, t); err != nil {
+			return err
+		}
 	}
-	return nil
+	return c.validateSessions()
 }
 
 // ErrNoConfig is returned by Find when neither candidate exists.

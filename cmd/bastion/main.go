@@ -32,6 +32,7 @@ const usage = `usage: bastion [-c FILE] VERB ...
         [--failed] [--json] [--follow]
                                 review the audit log
   audit verify                  check the audit log's hash chain
+  ca show                       print the user CA's public key and the backend sshd setup
 
 -c FILE defaults to ./config.toml, else ./config.toml.example.
 `
@@ -99,6 +100,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return sshConfig(e, rest[1:])
 	case "audit":
 		return auditCmd(e, rest[1:])
+	case "ca":
+		return caCmd(e, rest[1:])
 	}
 	return &exitError{code: 2, msg: fmt.Sprintf("unknown verb %q\n%s", rest[0], usage)}
 }

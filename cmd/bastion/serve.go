@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"bastion/audit"
+	"bastion/ca"
 	"bastion/config"
 	"bastion/enroll"
 	"bastion/gateway"
@@ -37,6 +38,9 @@ func serve(e *env) error {
 	defer alog.Close()
 	keys, err := gateway.LoadHostKeys(e.cfg.HostKeyDir)
 	if err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	if _, err := ca.LoadKey(e.cfg.CA.Key); err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
 
