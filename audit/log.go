@@ -27,6 +27,9 @@ var openFile = func(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 }
 
+// syncFile flushes f to stable storage. Tests replace it to observe or fail the fsync.
+var syncFile = (*os.File).Sync
+
 // Options tune a Log. The zero value is valid.
 type Options struct {
 	// MaxSize rotates the active file before a record would make it larger
@@ -152,7 +155,7 @@ func (l *Log) appendLocked(e Event) error {
 		}
 		return fmt.Errorf("write: %w", err)
 	}
-	if err := l.f.Sync(); err != nil {
+	if err := syncFile(l.f); err != nil {
 		return fmt.Errorf("fsync: %w", err)
 	}
 	return nil
