@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"time"
@@ -130,7 +131,7 @@ func Default() Config {
 		Listen:         "127.0.0.1:2222",
 		HostKeyDir:     "hostkeys",
 		State:          "state/bastion.db",
-		StateKey:       "state/state.key",
+		StateKey:       "state/" + stateKeyName, // beside state unless set
 		AuditLog:       "state/audit.log",
 		AuditOnFailure: "refuse",
 		AuditMaxSize:   100 << 20,
@@ -173,7 +174,9 @@ func Default() Config {
 	}
 }
 
-// Load reads a TOML file over the defaults and validates the result.
+// Load reads a TOML file over the defaults, validates the result and makes
+// every relative path in it absolute against the file's own directory (never
+// the working directory), so the CLI and the server agree wherever they run.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -183,8 +186,37 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg.ResolvePaths(filepath.Dir(abs))
 	return cfg, nil
 }
+
+// Paths lists the config's file and directory keys, so that every one of
+// them is resolved the same way. A new path key must be added here.
+func (c *Config) Paths() map[string]*string {
+	return map[string]*string{
+		"host_key_dir": &c.HostKeyDir,
+		"state":        &c.State,
+		"state_key":    &c.StateKey,
+		"audit_log":    &c.AuditLog,
+	}
+}
+
+// ResolvePaths makes every relative path absolute against dir.
+func (c *Config) ResolvePaths(dir string) {
+	for _, p := range c.Paths() {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}
+
+// stateKeyName is the key's file name when state_key is not set: it lives
+// beside the state file.
+const stateKeyName = "state.key"
 
 // Parse decodes TOML bytes over the defaults. Unknown keys are errors.
 func Parse(data []byte) (*Config, error) {
@@ -209,6 +241,9 @@ func Parse(data []byte) (*Config, error) {
 	unused = dc.Metadata.Unused
 	if len(unused) > 0 {
 		return nil, fmt.Errorf("unknown key %q", unused[0])
+	}
+	if !k.Exists("state_key") {
+		cfg.StateKey = filepath.Join(filepath.Dir(cfg.State), stateKeyName)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -268,8 +303,8 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return bad("listen", "want host:port, got %q", c.Listen)
 	}
-	for key, v := range map[string]string{"host_key_dir": c.HostKeyDir, "state": c.State, "state_key": c.StateKey, "audit_log": c.AuditLog} {
-		if v == "" {
+	for key, p := range c.Paths() {
+		if *p == "" {
 			return bad(key, "must not be empty")
 		}
 	}

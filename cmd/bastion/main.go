@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"bastion/config"
@@ -16,6 +17,8 @@ import (
 const usage = `usage: bastion [-c FILE] VERB ...
 
   serve                         run the SSH jump gateway
+  config check                  validate the config; print it with absolute paths, secrets redacted
+  version                       print the version and commit
   user add NAME --key FILE [--key FILE] [--group G] [--enroll-token]
                                 add a user (password: one line on stdin)
   user passwd NAME              set a password (one line on stdin)
@@ -34,8 +37,15 @@ const usage = `usage: bastion [-c FILE] VERB ...
   audit verify                  check the audit log's hash chain
   ca show                       print the user CA's public key and the backend sshd setup
 
--c FILE defaults to ./config.toml, else ./config.toml.example.
+-c FILE defaults to ./config.toml, else ./config.toml.example. Relative paths
+in it resolve against the file's directory, not the working directory.
 `
+
+// Set at build time: go build -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
 
 // exitError carries an exit status and a message for the user.
 type exitError struct {
@@ -82,6 +92,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
+	if rest[0] == "version" {
+		fmt.Fprintf(stdout, "bastion %s (commit %s)\n", version, commit)
+		return nil
+	}
 	path, err := config.Find(explicit)
 	if err != nil {
 		return err
@@ -90,10 +104,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	e := &env{cfgPath: path, cfg: cfg, stdin: stdin, stdout: stdout, stderr: stderr}
 	switch rest[0] {
 	case "serve":
 		return serve(e)
+	case "config":
+		return configCmd(e, rest[1:])
 	case "user":
 		return userCmd(e, rest[1:])
 	case "ssh-config":

@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/sys/unix"
+
 	"bastion/audit"
 	"bastion/ca"
 	"bastion/config"
@@ -78,6 +81,8 @@ func serve(e *env) error {
 		return fmt.Errorf("refusing to start: audit log: %w", err)
 	}
 	log.Info("bastion listening", "addr", ln.Addr().String(), "config", e.cfgPath, "targets", len(e.cfg.Targets))
+	// The listener accepts, the state and the audit log are open: tell systemd (Type=notify).
+	notify(log, daemon.SdNotifyReady)
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -87,10 +92,13 @@ func serve(e *env) error {
 		for sig := range sigs {
 			if sig != syscall.SIGHUP {
 				log.Info("shutting down", "signal", sig.String())
+				notify(log, daemon.SdNotifyStopping)
 				stop()
 				return
 			}
+			notify(log, daemon.SdNotifyReloading+"\nMONOTONIC_USEC="+monotonicUsec())
 			reload(e.cfgPath, srv, alog, log)
+			notify(log, daemon.SdNotifyReady)
 		}
 	}()
 	err = srv.Serve(ctx, ln)
@@ -113,6 +121,20 @@ func reload(path string, srv *gateway.Server, alog *audit.Log, log *slog.Logger)
 	srv.SetConfig(c)
 	log.Info("config reloaded", "targets", len(c.Targets))
 	alog.Append(audit.Event{Type: "config.reload", Result: "ok", Fields: map[string]string{"targets": fmt.Sprint(len(c.Targets))}})
+}
+
+// notify sends state to systemd when it started us with a NOTIFY_SOCKET.
+func notify(log *slog.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		log.Warn("sd_notify failed", "state", state, "err", err)
+	}
+}
+
+// monotonicUsec is CLOCK_MONOTONIC in microseconds, which systemd wants with RELOADING=1.
+func monotonicUsec() string {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return fmt.Sprint(ts.Nano() / 1000)
 }
 
 func enrollLabel(c *config.Config) string {
