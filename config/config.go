@@ -131,7 +131,7 @@ func Default() Config {
 		Listen:         "127.0.0.1:2222",
 		HostKeyDir:     "hostkeys",
 		State:          "state/bastion.db",
-		StateKey:       "state/" + stateKeyName, // beside state unless set
+		StateKey:       "state/state.key",
 		AuditLog:       "state/audit.log",
 		AuditOnFailure: "refuse",
 		AuditMaxSize:   100 << 20,
@@ -202,6 +202,25 @@ func (c *Config) Paths() map[string]*string {
 		"state":        &c.State,
 		"state_key":    &c.StateKey,
 		"audit_log":    &c.AuditLog,
+
+		"upstream.known_hosts": &c.Upstream.KnownHosts,
+		"ca.key":               &c.CA.Key,
+		"ca.serial_file":       &c.CA.SerialFile,
+		"recording.dir":        &c.Recording.Dir,
+	}
+}
+
+// besideState moves every state file whose key is not set (state_key,
+// audit_log, ...) next to the state file, keeping its default name: set
+// state = "/var/lib/bastion/bastion.db" and they all follow it there.
+func (c *Config) besideState(set func(key string) bool) {
+	def := Default()
+	defPaths := def.Paths()
+	for key, p := range c.Paths() {
+		d := *defPaths[key]
+		if key != "state" && !set(key) && filepath.Dir(d) == filepath.Dir(def.State) {
+			*p = filepath.Join(filepath.Dir(c.State), filepath.Base(d))
+		}
 	}
 }
 
@@ -214,9 +233,6 @@ func (c *Config) ResolvePaths(dir string) {
 	}
 }
 
-// stateKeyName is the key's file name when state_key is not set: it lives
-// beside the state file.
-const stateKeyName = "state.key"
 
 // Parse decodes TOML bytes over the defaults. Unknown keys are errors.
 func Parse(data []byte) (*Config, error) {
@@ -242,9 +258,7 @@ func Parse(data []byte) (*Config, error) {
 	if len(unused) > 0 {
 		return nil, fmt.Errorf("unknown key %q", unused[0])
 	}
-	if !k.Exists("state_key") {
-		cfg.StateKey = filepath.Join(filepath.Dir(cfg.State), stateKeyName)
-	}
+	cfg.besideState(k.Exists)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -26,6 +26,11 @@ func TestLoadResolvesAgainstConfigDir(t *testing.T) {
 			"state":        filepath.Join(dir, "var", "bastion.db"),
 			"state_key":    filepath.Join(dir, "var", "state.key"), // beside state
 			"audit_log":    "/abs/audit.log",
+
+			"upstream.known_hosts": filepath.Join(dir, "var", "known_hosts"),
+			"ca.key":               filepath.Join(dir, "var", "user_ca_key"),
+			"ca.serial_file":       filepath.Join(dir, "var", "ca_serial"),
+			"recording.dir":        filepath.Join(dir, "var", "recordings"),
 		}
 		for k, p := range cfg.Paths() {
 			if *p != want[k] {
@@ -40,8 +45,10 @@ func TestStateKeyBesideState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.StateKey != "/var/lib/bastion/state.key" {
-		t.Errorf("state_key = %q, want it beside state", cfg.StateKey)
+	for key, want := range map[string]string{"state_key": "state.key", "audit_log": "audit.log", "ca.key": "user_ca_key", "recording.dir": "recordings"} {
+		if got := *cfg.Paths()[key]; got != "/var/lib/bastion/"+want {
+			t.Errorf("%s = %q, want it beside state", key, got)
+		}
 	}
 	cfg, err = Parse([]byte("state = \"/var/lib/bastion/bastion.db\"\nstate_key = \"/etc/bastion/state.key\""))
 	if err != nil {
@@ -57,9 +64,13 @@ func TestTOMLRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Parse(append(data, "\n[[target]]\nname = \"db\"\naddress = \"db:5432\"\nusers = [\"a\\\"b\"]\ngroups = []\n"...))
+	data = []byte(strings.Replace(string(data), "group_cert_ttl = {}", `group_cert_ttl = { ops = "1h", "x y" = "2m" }`, 1))
+	cfg, err := Parse(append(data, "\n[[target]]\nname = \"db\"\naddress = \"db:5432\"\nusers = [\"a\\\"b\"]\ngroups = []\nlogins = []\n"...))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(cfg.CA.GroupCertTTL) != 2 {
+		t.Fatalf("test input lost its map: %v", cfg.CA.GroupCertTTL)
 	}
 	out := cfg.TOML()
 	back, err := Parse([]byte(out))
