@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzParseRecord -fuzztime=$(FUZZTIME) ./audit/
 	$(GO) test -run=NONE -fuzz=FuzzReadProxyHeader -fuzztime=$(FUZZTIME) ./limits/
 	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./config/
+	$(GO) test -run=NONE -fuzz=FuzzReader -fuzztime=$(FUZZTIME) ./recording/
 
 bench: build
 	bash bench/run.sh
