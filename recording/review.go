@@ -18,7 +18,7 @@ type Plain struct {
 }
 
 const (
-	sText = iota
+	sText      = iota
 	sEsc       // after ESC
 	sCSI       // ESC [ ... final byte 0x40-0x7e
 	sString    // OSC, DCS, APC, PM, SOS: until BEL or ESC \
