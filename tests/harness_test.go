@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -245,7 +246,7 @@ func (w *world) stop() {
 	if w.bastion == nil {
 		return
 	}
-	w.bastion.Process.Signal(os.Interrupt)
+	w.bastion.Process.Signal(syscall.SIGTERM) // what systemd sends
 	done := make(chan struct{})
 	go func() { w.bastion.Wait(); close(done) }()
 	select {
