@@ -7,13 +7,16 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
 	"bastion/audit"
+	"bastion/authkeys"
 	"bastion/kbdint"
 )
 
@@ -42,6 +45,7 @@ type authFlow struct {
 	srv    *Server
 	connID string
 	source string
+	addr   netip.Addr // the client address source names, for key options
 
 	mu       sync.Mutex
 	pre      ssh.ServerPreAuthConn
@@ -87,18 +91,25 @@ func (f *authFlow) authorizedKey(user string, key ssh.PublicKey) error {
 	if err != nil {
 		return errors.New("unknown user or key")
 	}
+	return keyAllowed(u.Keys, key, f.addr, time.Now())
+}
+
+// keyAllowed reports whether key is one of lines and its options (from=,
+// expiry-time=) allow it from addr at now. A line whose options cannot be
+// parsed allows nothing.
+func keyAllowed(lines []string, key ssh.PublicKey, addr netip.Addr, now time.Time) error {
 	want := key.Marshal()
-	found := false
-	for _, line := range u.Keys {
-		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+	var found *authkeys.Options
+	for _, line := range lines {
+		k, o, err := authkeys.Line(line)
 		if err == nil && subtle.ConstantTimeCompare(k.Marshal(), want) == 1 {
-			found = true
+			found = &o
 		}
 	}
-	if !found {
+	if found == nil {
 		return errors.New("unknown user or key")
 	}
-	return nil
+	return found.Check(addr, now)
 }
 
 // queryKey answers key queries and pre-checks keys. It decides nothing about

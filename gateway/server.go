@@ -199,7 +199,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 		log.Debug("connection refused before authentication", "reason", err)
 		return
 	}
-	flow := &authFlow{srv: s, connID: connID, source: src.String()}
+	flow := &authFlow{srv: s, connID: connID, source: src.String(), addr: src.Addr()}
 	sconn, chans, reqs, err := ssh.NewServerConn(nc, flow.serverConfig())
 	release()
 	if err != nil {

@@ -164,15 +164,13 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// listFlag collects a repeatable flag; commas split values too.
+// listFlag collects a repeatable flag, one value per use: a comma is part
+// of the value (a file name may hold one), so that `--group 'ops,dba'` is
+// refused by the group check instead of silently becoming two groups.
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*l = append(*l, p)
-		}
-	}
+	*l = append(*l, v)
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"bastion/audit"
+	"bastion/authkeys"
 	"bastion/oath"
 	"bastion/passwd"
 	"bastion/store"
@@ -65,6 +66,9 @@ func userCmd(e *env, args []string) error {
 	case "add":
 		if len(keys) == 0 {
 			return &exitError{code: 2, msg: "user add: want at least one --key FILE"}
+		}
+		if err := checkGroups(groups); err != nil {
+			return &exitError{code: 2, msg: "user add: " + err.Error()}
 		}
 		lines, err := readKeys(keys)
 		if err != nil {
@@ -192,7 +196,21 @@ func validName(s string) bool {
 	return true
 }
 
+// checkGroups refuses group names the state cannot keep apart: the store
+// keeps groups as one comma-separated text, so "ops,dba" would become two.
+func checkGroups(groups []string) error {
+	for _, g := range groups {
+		if g == "" || len(g) > 64 || strings.ContainsFunc(g, func(r rune) bool { return r == ',' || r <= ' ' || r == 0x7f || r > 0x7e }) {
+			return fmt.Errorf("group %q: use 1-64 printable ASCII characters without commas or spaces (repeat --group for several groups)", g)
+		}
+	}
+	return nil
+}
+
 // readKeys reads authorized_keys-style files and checks every key parses.
+// Options the bastion enforces (from=, expiry-time=) or never needs (no-pty,
+// ...) are kept on the stored line; any other option is refused with a
+// message, never dropped (see package authkeys).
 func readKeys(files []string) ([]string, error) {
 	var out []string
 	for _, f := range files {
@@ -201,16 +219,26 @@ func readKeys(files []string) ([]string, error) {
 			return nil, err
 		}
 		for rest := data; len(rest) > 0; {
-			k, comment, _, next, err := ssh.ParseAuthorizedKey(rest)
+			k, comment, opts, next, err := ssh.ParseAuthorizedKey(rest)
 			if err != nil {
 				if len(out) == 0 {
 					return nil, fmt.Errorf("key file %s: %w", f, err)
 				}
 				break
 			}
+			o, err := authkeys.ParseOptions(opts)
+			if err != nil {
+				return nil, fmt.Errorf("key file %s, key %s: %w", f, ssh.FingerprintSHA256(k), err)
+			}
 			line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
+			if len(o.Kept) > 0 {
+				line = strings.Join(o.Kept, ",") + " " + line
+			}
 			if comment != "" {
 				line += " " + comment
+			}
+			if len(line) > authkeys.MaxLine {
+				return nil, fmt.Errorf("key file %s: key line longer than %d bytes", f, authkeys.MaxLine)
 			}
 			out = append(out, line)
 			rest = next
@@ -345,8 +373,12 @@ func showUser(e *env, u *store.User, now time.Time) {
 	fmt.Fprintf(e.stdout, "recovery:    %d unused\nfailures:    %d\nlock:        %s\nlast login:  %s %s\ncreated:     %s\n",
 		u.RecoveryLeft, u.Failures, lockState(u, now), when(u.LastLogin), u.LastSource, when(u.CreatedAt))
 	for _, k := range u.Keys {
-		if pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k)); err == nil {
-			fmt.Fprintf(e.stdout, "key:         %s %s\n", pk.Type(), ssh.FingerprintSHA256(pk))
+		if pk, _, opts, _, err := ssh.ParseAuthorizedKey([]byte(k)); err == nil {
+			fmt.Fprintf(e.stdout, "key:         %s %s", pk.Type(), ssh.FingerprintSHA256(pk))
+			if len(opts) > 0 {
+				fmt.Fprintf(e.stdout, " %s", strings.Join(opts, ","))
+			}
+			fmt.Fprintln(e.stdout)
 		}
 	}
 }
