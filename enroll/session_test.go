@@ -254,7 +254,7 @@ func TestEnrollFirstLogin(t *testing.T) {
 
 	// The confirmation code cannot be replayed as a login code.
 	code, _ := rightCode(s.now)(c.secret, 1)
-	err = s.st.ConsumeOTP(context.Background(), "alice", func(o store.OTP) (store.OTP, error) {
+	_, err = s.st.ConsumeOTP(context.Background(), "alice", s.now, store.Lockout{}, func(o store.OTP) (store.OTP, error) {
 		st, err := oath.VerifyTOTP(o.Params, code, s.now, o.LastStep)
 		o.LastStep = st
 		return o, err
@@ -264,7 +264,7 @@ func TestEnrollFirstLogin(t *testing.T) {
 	}
 	// The recovery codes shown are the ones stored.
 	if len(c.recovery) > 0 {
-		if err := s.st.UseRecoveryCode(context.Background(), "alice", c.recovery[0], s.now); err != nil {
+		if _, err := s.st.UseRecoveryCode(context.Background(), "alice", c.recovery[0], s.now, store.Lockout{}); err != nil {
 			t.Errorf("shown recovery code rejected: %v", err)
 		}
 	}

@@ -9,6 +9,11 @@
 //     cannot burn a user's codes; a code that passed is never accepted again.
 //   - Every failed login counts toward the lockout; a locked user is refused
 //     before any prompt, with a message saying for how long.
+//   - The lock is checked again, and a failure counted, in the same store
+//     transaction that checks and consumes the code: however many connections
+//     wait at the prompt, at most LockoutAfter codes are checked per lock, a
+//     right code during a lock is refused and not consumed, and a success
+//     never clears a lock in force.
 //   - Nothing here decides identity: the caller turns the returned user into
 //     the final ssh.Permissions.
 package kbdint
@@ -43,12 +48,13 @@ var (
 // MsgAuditDown is what a client sees when the audit log cannot be written.
 const MsgAuditDown = "bastion: the audit log cannot be written, so logins are refused. Contact an administrator.\n"
 
-// Store is the part of the state kbdint uses.
+// Store is the part of the state kbdint uses. The code checks count their own
+// failures toward the lockout, in the same transaction as the check.
 type Store interface {
 	User(ctx context.Context, name string) (*store.User, error)
-	ConsumeOTP(ctx context.Context, name string, check func(store.OTP) (store.OTP, error)) error
-	UseRecoveryCode(ctx context.Context, name, code string, now time.Time) error
-	RecordFailure(ctx context.Context, name string, now time.Time, after int, lockFor time.Duration) (bool, time.Time, error)
+	ConsumeOTP(ctx context.Context, name string, now time.Time, lk store.Lockout, check func(store.OTP) (store.OTP, error)) (store.Failure, error)
+	UseRecoveryCode(ctx context.Context, name, code string, now time.Time, lk store.Lockout) (store.Failure, error)
+	RecordFailure(ctx context.Context, name string, now time.Time, lk store.Lockout) (store.Failure, error)
 	RecordSuccess(ctx context.Context, name string, now time.Time, source string) error
 }
 
@@ -63,6 +69,10 @@ type Enroller interface {
 type Policy struct {
 	LockoutAfter int
 	LockoutTime  time.Duration
+}
+
+func (p Policy) lockout() store.Lockout {
+	return store.Lockout{After: p.LockoutAfter, For: p.LockoutTime}
 }
 
 // Attempt is one login's context, filled by the gateway.
@@ -131,33 +141,54 @@ func (v *Verifier) Login(ctx context.Context, a Attempt, client ssh.KeyboardInte
 	}
 	reason := "wrong password"
 	if pwOK {
-		method, err := "otp", err // errAnswerCount: a malformed answer, checked as a failure
+		method, counted, err := "otp", store.Failure{}, err // errAnswerCount: a malformed answer, checked as a failure
 		if err == nil {
-			method, err = v.checkCode(ctx, u, code, v.Now()) // the time the code was typed, not the login's start
+			// The time the code was typed, not the login's start; the lock is
+			// checked again, and a failure counted, with the code.
+			method, counted, err = v.checkCode(ctx, u, code, v.Now(), pol)
 		}
 		if err == nil {
 			a.Audit(audit.Event{Type: "auth." + method, User: u.Name, Result: "ok"})
 			return v.succeed(ctx, u, a, now, method)
 		}
+		if errors.Is(err, store.ErrLocked) {
+			return nil, v.refuseLocked(ctx, u, a)
+		}
 		reason = err.Error()
 		a.Audit(audit.Event{Type: "auth." + method, User: u.Name, Result: "fail", Fields: map[string]string{"reason": reason}})
+		if counted.Counted {
+			return nil, v.failed(u, a, pol, reason, counted)
+		}
 	}
 	return nil, v.fail(ctx, u, a, pol, reason)
 }
 
-// checkCode verifies an OTP or a recovery code and consumes it atomically.
-// It returns the method name used, for the audit record.
-func (v *Verifier) checkCode(ctx context.Context, u *store.User, code string, now time.Time) (string, error) {
+// refuseLocked tells a user locked during the login (by failures on other
+// connections or replicas) that they are locked; their code was not checked.
+func (v *Verifier) refuseLocked(ctx context.Context, u *store.User, a Attempt) error {
+	now := v.Now()
+	if cur, err := v.Store.User(ctx, u.Name); err == nil && cur.Locked(now) {
+		a.Notify(LockedMessage(cur, now))
+	}
+	a.Audit(audit.Event{Type: "login.failure", User: u.Name, Result: "fail", Fields: map[string]string{"reason": "locked"}})
+	return ErrLocked
+}
+
+// checkCode verifies an OTP or a recovery code and consumes it atomically
+// with the lockout. It returns the method name used, for the audit record,
+// and what counting a failure did.
+func (v *Verifier) checkCode(ctx context.Context, u *store.User, code string, now time.Time, pol Policy) (string, store.Failure, error) {
 	if u.OTP == nil {
-		return "otp", errors.New("no second factor enrolled")
+		return "otp", store.Failure{}, errors.New("no second factor enrolled")
 	}
 	if len(code) > maxAnswer {
-		return "otp", oath.ErrFormat
+		return "otp", store.Failure{}, oath.ErrFormat
 	}
 	if oath.LooksLikeRecovery(code, u.OTP.Params.Digits) {
-		return "recovery", v.Store.UseRecoveryCode(ctx, u.Name, code, now)
+		f, err := v.Store.UseRecoveryCode(ctx, u.Name, code, now, pol.lockout())
+		return "recovery", f, err
 	}
-	err := v.Store.ConsumeOTP(ctx, u.Name, func(o store.OTP) (store.OTP, error) {
+	f, err := v.Store.ConsumeOTP(ctx, u.Name, now, pol.lockout(), func(o store.OTP) (store.OTP, error) {
 		p := o.Params
 		switch p.Kind {
 		case oath.KindTOTP:
@@ -177,7 +208,7 @@ func (v *Verifier) checkCode(ctx context.Context, u *store.User, code string, no
 		}
 		return o, nil
 	})
-	return "otp", err
+	return "otp", f, err
 }
 
 func (v *Verifier) succeed(ctx context.Context, u *store.User, a Attempt, now time.Time, method string) (*store.User, error) {
@@ -191,20 +222,28 @@ func (v *Verifier) succeed(ctx context.Context, u *store.User, a Attempt, now ti
 	return u, nil
 }
 
+// fail counts a failure that checked no code (wrong password, malformed
+// answer), then records it like failed.
 func (v *Verifier) fail(ctx context.Context, u *store.User, a Attempt, pol Policy, reason string) error {
-	a.Audit(audit.Event{Type: "login.failure", User: u.Name, Result: "fail", Fields: map[string]string{"reason": reason}})
-	locked, until, err := v.Store.RecordFailure(ctx, u.Name, v.Now(), pol.LockoutAfter, pol.LockoutTime)
-	if err != nil {
+	f, err := v.Store.RecordFailure(ctx, u.Name, v.Now(), pol.lockout())
+	if err != nil && !errors.Is(err, store.ErrLocked) {
+		a.Audit(audit.Event{Type: "login.failure", User: u.Name, Result: "fail", Fields: map[string]string{"reason": reason}})
 		return fmt.Errorf("%w: %s; record failure: %v", ErrDenied, reason, err)
 	}
-	if locked {
-		f := map[string]string{"after": fmt.Sprint(pol.LockoutAfter)}
-		if until.IsZero() {
-			f["until"] = "admin unlock"
+	return v.failed(u, a, pol, reason, f)
+}
+
+// failed audits a counted failure and the lock it may have set.
+func (v *Verifier) failed(u *store.User, a Attempt, pol Policy, reason string, f store.Failure) error {
+	a.Audit(audit.Event{Type: "login.failure", User: u.Name, Result: "fail", Fields: map[string]string{"reason": reason}})
+	if f.Locked {
+		fields := map[string]string{"after": fmt.Sprint(pol.LockoutAfter)}
+		if f.Until.IsZero() {
+			fields["until"] = "admin unlock"
 		} else {
-			f["until"] = until.UTC().Format(time.RFC3339)
+			fields["until"] = f.Until.UTC().Format(time.RFC3339)
 		}
-		a.Audit(audit.Event{Type: "lockout", User: u.Name, Result: "fail", Fields: f})
+		a.Audit(audit.Event{Type: "lockout", User: u.Name, Result: "fail", Fields: fields})
 	}
 	return fmt.Errorf("%w: %s", ErrDenied, reason)
 }

@@ -43,6 +43,8 @@ type User struct {
 	LastLogin    time.Time
 	LastSource   string
 	RecoveryLeft int
+
+	sealed []byte // the OTP secret as stored: identifies the enrollment a check ran against
 }
 
 // OTP is a user's token and its replay state.
@@ -194,6 +196,7 @@ func (s *Store) scanUser(row *sql.Row) (*User, error) {
 	if err != nil {
 		return nil, err
 	}
+	u.sealed = secret
 	u.Groups = splitNonEmpty(groups, ",")
 	u.Keys = splitNonEmpty(keys, "\n")
 	if locked == lockedByHand {
@@ -383,41 +386,6 @@ func (s *Store) userTx(ctx context.Context, tx *sql.Tx, name string) (*User, err
 	return s.scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
 }
 
-// ConsumeOTP runs check on the user's current OTP state inside one write
-// transaction and stores the state it returns. If check fails nothing changes.
-func (s *Store) ConsumeOTP(ctx context.Context, name string, check func(OTP) (OTP, error)) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		u, err := s.userTx(ctx, tx, name)
-		if err != nil {
-			return err
-		}
-		if u.OTP == nil {
-			return ErrNotEnrolled
-		}
-		next, err := check(*u.OTP)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE users SET hotp_counter = ?, totp_last_step = ? WHERE name = ?`,
-			int64(next.Counter), next.LastStep, name)
-		return err
-	})
-}
-
-// UseRecoveryCode spends one recovery code; a code works once.
-func (s *Store) UseRecoveryCode(ctx context.Context, name, code string, now time.Time) error {
-	h := s.key.mac("recovery", name, oath.NormalizeRecovery(code))
-	res, err := s.db.ExecContext(ctx, `UPDATE recovery SET used_at = ? WHERE user = ? AND hash = ? AND used_at = 0`,
-		now.Unix(), name, h)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return ErrRecoveryRejected
-	}
-	return nil
-}
-
 // CheckEnrollToken reports whether token is the user's outstanding enrollment
 // token. The token is spent by SetOTP (on confirmed enrollment) or by ResetOTP.
 func (s *Store) CheckEnrollToken(ctx context.Context, name, token string) error {
@@ -431,39 +399,6 @@ func (s *Store) CheckEnrollToken(ctx context.Context, name, token string) error 
 		return ErrTokenRejected
 	}
 	return nil
-}
-
-// RecordFailure counts a failed login and locks the user after `after`
-// consecutive failures: for lockFor, or until an admin unlocks when lockFor is 0.
-// It returns the user's lock state after the update.
-func (s *Store) RecordFailure(ctx context.Context, name string, now time.Time, after int, lockFor time.Duration) (locked bool, until time.Time, err error) {
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		var failures int
-		if err := tx.QueryRowContext(ctx, `UPDATE users SET failures = failures + 1 WHERE name = ? RETURNING failures`, name).Scan(&failures); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return ErrNotFound
-			}
-			return err
-		}
-		if failures < after {
-			return nil
-		}
-		locked = true
-		v := int64(lockedByHand)
-		if lockFor > 0 {
-			until = now.Add(lockFor)
-			v = until.Unix()
-		}
-		_, err := tx.ExecContext(ctx, `UPDATE users SET failures = 0, locked_until = ? WHERE name = ?`, v, name)
-		return err
-	})
-	return locked, until, err
-}
-
-// RecordSuccess resets the failure count and notes the login.
-func (s *Store) RecordSuccess(ctx context.Context, name string, now time.Time, source string) error {
-	return s.execOne(ctx, `UPDATE users SET failures = 0, locked_until = 0, last_login = ?, last_source = ? WHERE name = ?`,
-		now.Unix(), source, name)
 }
 
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {

@@ -50,6 +50,17 @@ func totp(secret []byte) OTP {
 	return OTP{Params: oath.Params{Kind: oath.KindTOTP, Secret: secret, Digits: 6, Period: 30, Window: 1}}
 }
 
+// consume and useRecovery run the check-and-consume operations without a lockout policy.
+func consume(s *Store, name string, check func(OTP) (OTP, error)) error {
+	_, err := s.ConsumeOTP(context.Background(), name, t0, Lockout{}, check)
+	return err
+}
+
+func useRecovery(s *Store, name, code string) error {
+	_, err := s.UseRecoveryCode(context.Background(), name, code, t0, Lockout{})
+	return err
+}
+
 func getUser(t *testing.T, s *Store, name string) *User {
 	t.Helper()
 	u, err := s.User(context.Background(), name)
@@ -296,7 +307,7 @@ func TestConsumeOTPConcurrentReplay(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			errs[i] = s.ConsumeOTP(ctx, "alice", check)
+			errs[i] = consume(s, "alice", check)
 		}()
 	}
 	close(start)
@@ -327,7 +338,7 @@ func TestConsumeOTPFailedCheckChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
-	err := s.ConsumeOTP(ctx, "alice", func(cur OTP) (OTP, error) {
+	err := consume(s, "alice", func(cur OTP) (OTP, error) {
 		if cur.Counter != 7 {
 			t.Errorf("check saw counter %d, want 7", cur.Counter)
 		}
@@ -340,7 +351,7 @@ func TestConsumeOTPFailedCheckChangesNothing(t *testing.T) {
 	if got := getUser(t, s, "alice").OTP.Counter; got != 7 {
 		t.Errorf("counter = %d after a failed check, want 7", got)
 	}
-	if err := s.ConsumeOTP(ctx, "alice", func(cur OTP) (OTP, error) { cur.Counter = 9; return cur, nil }); err != nil {
+	if err := consume(s, "alice", func(cur OTP) (OTP, error) { cur.Counter = 9; return cur, nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got := getUser(t, s, "alice").OTP.Counter; got != 9 {
@@ -348,10 +359,10 @@ func TestConsumeOTPFailedCheckChangesNothing(t *testing.T) {
 	}
 
 	addUser(t, s, "pending")
-	if err := s.ConsumeOTP(ctx, "pending", func(cur OTP) (OTP, error) { return cur, nil }); !errors.Is(err, ErrNotEnrolled) {
+	if err := consume(s, "pending", func(cur OTP) (OTP, error) { return cur, nil }); !errors.Is(err, ErrNotEnrolled) {
 		t.Errorf("ConsumeOTP on a pending user: %v, want ErrNotEnrolled", err)
 	}
-	if err := s.ConsumeOTP(ctx, "nobody", func(cur OTP) (OTP, error) { return cur, nil }); !errors.Is(err, ErrNotFound) {
+	if err := consume(s, "nobody", func(cur OTP) (OTP, error) { return cur, nil }); !errors.Is(err, ErrNotFound) {
 		t.Errorf("ConsumeOTP on a missing user: %v, want ErrNotFound", err)
 	}
 }
@@ -398,7 +409,7 @@ func TestSetOTPOnlyIfPendingConcurrent(t *testing.T) {
 	if u.RecoveryLeft != 1 {
 		t.Errorf("RecoveryLeft = %d, want 1 (only the winner's code)", u.RecoveryLeft)
 	}
-	if err := s.UseRecoveryCode(ctx, "alice", "aaaaa-bbbb"+string(rune('a'+winner)), t0); err != nil {
+	if err := useRecovery(s, "alice", "aaaaa-bbbb"+string(rune('a'+winner))); err != nil {
 		t.Errorf("winner's recovery code rejected: %v", err)
 	}
 	if err := s.SetOTP(ctx, "nobody", totp(secrets[0]), nil, true); !errors.Is(err, ErrNotFound) {
@@ -420,29 +431,29 @@ func TestUseRecoveryCode(t *testing.T) {
 	if got := getUser(t, s, "alice").RecoveryLeft; got != 3 {
 		t.Fatalf("RecoveryLeft = %d, want 3", got)
 	}
-	if err := s.UseRecoveryCode(ctx, "alice", "abcde-fghjk", t0); err != nil {
+	if err := useRecovery(s, "alice", "abcde-fghjk"); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
-	if err := s.UseRecoveryCode(ctx, "alice", "abcde-fghjk", t0); !errors.Is(err, ErrRecoveryRejected) {
+	if err := useRecovery(s, "alice", "abcde-fghjk"); !errors.Is(err, ErrRecoveryRejected) {
 		t.Errorf("second use: %v, want ErrRecoveryRejected", err)
 	}
 	// Typed loosely: upper case, no dash, spaces.
-	if err := s.UseRecoveryCode(ctx, "alice", "MNPQRSTUVW", t0); err != nil {
+	if err := useRecovery(s, "alice", "MNPQRSTUVW"); err != nil {
 		t.Errorf("upper case without dash: %v", err)
 	}
-	if err := s.UseRecoveryCode(ctx, "alice", " xyz-23 45-678", t0); err != nil {
+	if err := useRecovery(s, "alice", " xyz-23 45-678"); err != nil {
 		t.Errorf("extra dashes and spaces: %v", err)
 	}
 	if got := getUser(t, s, "alice").RecoveryLeft; got != 0 {
 		t.Errorf("RecoveryLeft = %d after using all, want 0", got)
 	}
 	for _, c := range []string{"bbbbb-ccccc", "abcde-fghjx", "", strings.Repeat("a", 100)} {
-		if err := s.UseRecoveryCode(ctx, "alice", c, t0); !errors.Is(err, ErrRecoveryRejected) {
+		if err := useRecovery(s, "alice", c); !errors.Is(err, ErrRecoveryRejected) {
 			t.Errorf("alice with %q: %v, want ErrRecoveryRejected", c, err)
 		}
 	}
 	// bob's code still works for bob: alice's failed try did not spend it.
-	if err := s.UseRecoveryCode(ctx, "bob", "bbbbb-ccccc", t0); err != nil {
+	if err := useRecovery(s, "bob", "bbbbb-ccccc"); err != nil {
 		t.Errorf("bob's own code: %v", err)
 	}
 }
@@ -452,7 +463,8 @@ func TestRecordFailureAndLock(t *testing.T) {
 	s := newStore(t)
 	addUser(t, s, "alice")
 	for i := 1; i < 3; i++ {
-		locked, _, err := s.RecordFailure(ctx, "alice", t0, 3, 5*time.Minute)
+		f, err := s.RecordFailure(ctx, "alice", t0, Lockout{3, 5 * time.Minute})
+		locked := f.Locked
 		if err != nil || locked {
 			t.Fatalf("failure %d: locked=%v err=%v", i, locked, err)
 		}
@@ -460,7 +472,8 @@ func TestRecordFailureAndLock(t *testing.T) {
 			t.Fatalf("after %d failures: Failures=%d Locked=%v", i, u.Failures, u.Locked(t0))
 		}
 	}
-	locked, until, err := s.RecordFailure(ctx, "alice", t0, 3, 5*time.Minute)
+	f, err := s.RecordFailure(ctx, "alice", t0, Lockout{3, 5 * time.Minute})
+	locked, until := f.Locked, f.Until
 	if err != nil || !locked || !until.Equal(t0.Add(5*time.Minute)) {
 		t.Fatalf("third failure: locked=%v until=%v err=%v", locked, until, err)
 	}
@@ -479,7 +492,8 @@ func TestRecordFailureAndLock(t *testing.T) {
 	}
 
 	// lockFor 0: locked until an admin unlocks.
-	locked, until, err = s.RecordFailure(ctx, "alice", t0, 1, 0)
+	f, err = s.RecordFailure(ctx, "alice", t0, Lockout{1, 0})
+	locked, until = f.Locked, f.Until
 	if err != nil || !locked || !until.IsZero() {
 		t.Fatalf("lockFor 0: locked=%v until=%v err=%v", locked, until, err)
 	}
@@ -495,7 +509,7 @@ func TestRecordFailureAndLock(t *testing.T) {
 
 	// RecordSuccess resets the count and notes the login.
 	for range 2 {
-		if _, _, err := s.RecordFailure(ctx, "alice", t0, 3, time.Minute); err != nil {
+		if _, err := s.RecordFailure(ctx, "alice", t0, Lockout{3, time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -506,11 +520,11 @@ func TestRecordFailureAndLock(t *testing.T) {
 	if u.Failures != 0 || !u.LastLogin.Equal(t0) || u.LastSource != "192.0.2.1:5555" {
 		t.Errorf("after RecordSuccess: %+v", u)
 	}
-	if locked, _, _ := s.RecordFailure(ctx, "alice", t0, 3, time.Minute); locked {
+	if f, _ := s.RecordFailure(ctx, "alice", t0, Lockout{3, time.Minute}); f.Locked {
 		t.Error("one failure after success locked: the count was not reset")
 	}
 
-	if _, _, err := s.RecordFailure(ctx, "nobody", t0, 3, time.Minute); !errors.Is(err, ErrNotFound) {
+	if _, err := s.RecordFailure(ctx, "nobody", t0, Lockout{3, time.Minute}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("RecordFailure(nobody): %v, want ErrNotFound", err)
 	}
 	if err := s.Unlock(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
@@ -545,7 +559,7 @@ func TestResetOTPAndEnrollToken(t *testing.T) {
 	if u.OTP != nil || u.RecoveryLeft != 0 || !u.EnrollUntil.Equal(until) || !u.HasToken {
 		t.Errorf("after ResetOTP: OTP=%v RecoveryLeft=%d EnrollUntil=%v HasToken=%v", u.OTP, u.RecoveryLeft, u.EnrollUntil, u.HasToken)
 	}
-	if err := s.UseRecoveryCode(ctx, "alice", "abcde-fghjk", t0); !errors.Is(err, ErrRecoveryRejected) {
+	if err := useRecovery(s, "alice", "abcde-fghjk"); !errors.Is(err, ErrRecoveryRejected) {
 		t.Errorf("old recovery code after reset: %v", err)
 	}
 	if err := s.CheckEnrollToken(ctx, "alice", "tok-123"); err != nil {
