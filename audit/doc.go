@@ -15,6 +15,15 @@
 // Options.MaxSize it is renamed to path.N (N = 1, 2, ...; oldest lowest) and the
 // chain continues in a fresh file.
 //
+// Append bounds every string of an Event and makes it valid UTF-8 before it
+// is hashed (see sanitize.go), so it never writes a record ParseRecord
+// rejects; an over-long value is cut with a marker, never dropped. When the
+// tail cannot be chained onto (a torn write, a damaged or edited last
+// record), Append does not fail for ever: it seals the damaged stretch with
+// an audit.recovered record naming the file, offset, length and SHA-256 of
+// the bytes it skips, leaves those bytes in place, and continues the chain.
+// Verify accepts a stretch only when its seal matches, and reports it.
+//
 // What the package must never do: log through slog, drop or reorder a record,
 // return success for a record that was not fsynced, or print a stored string to
 // a terminal without neutralising control characters (see WriteTable).

@@ -110,6 +110,44 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
+// lineReader reads the lines of one file with their byte offsets. Unlike
+// readLine it goes on after a damaged line, so a reader can look past it.
+type lineReader struct {
+	br  *bufio.Reader
+	off int64 // offset of the next line
+}
+
+// next returns the next line without its newline and its offset; io.EOF at
+// the end. A line longer than maxLineSize comes back as nil with
+// errLineTooLong (and is skipped), a final line without its newline with
+// errTruncated.
+func (lr *lineReader) next() (line []byte, off int64, err error) {
+	off = lr.off
+	long := false
+	for {
+		frag, err := lr.br.ReadSlice('\n')
+		lr.off += int64(len(frag))
+		if !long {
+			line = append(line, frag...)
+			if len(line) > maxLineSize+1 {
+				line, long = nil, true
+			}
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err == nil && long:
+			return nil, off, errLineTooLong
+		case err == nil:
+			return line[:len(line)-1], off, nil
+		case errors.Is(err, io.EOF) && lr.off > off:
+			return line, off, errTruncated
+		default:
+			return nil, off, err
+		}
+	}
+}
+
 // lastLine returns the final line of f (size bytes long) without its newline,
 // reading backwards from the end; nil if f is empty. A file that does not end
 // in a newline yields errTruncated.

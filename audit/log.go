@@ -16,8 +16,9 @@ import (
 var (
 	// ErrClosed is returned by Append on a closed Log.
 	ErrClosed = errors.New("audit: log is closed")
-	// ErrCorrupt is returned by Append when the tail of the log cannot be
-	// chained onto (a torn or altered last record). Run Verify.
+	// ErrCorrupt marks a tail of the log that cannot be chained onto (a torn
+	// or altered last record). Append does not return it: it seals the
+	// damage with an audit.recovered record and goes on (see seal).
 	ErrCorrupt = errors.New("audit: log tail is corrupt")
 )
 
@@ -38,6 +39,10 @@ type Options struct {
 	MaxSize int64
 	// Now supplies record times. Nil means time.Now.
 	Now func() time.Time
+	// Warn, if set, is told about what an operator must know but that does
+	// not fail the append: a damaged tail that was sealed. The package
+	// never logs by itself.
+	Warn func(msg string, args ...any)
 }
 
 // Log appends records to the audit log at one path. It is safe for
@@ -82,11 +87,14 @@ func Open(path string, opt Options) (*Log, error) {
 }
 
 // Append adds e to the log. It returns only after the record is written and
-// fsynced; any failure (lock, read, write, fsync) is returned.
+// fsynced; any failure (lock, read, write, fsync) is returned. Every string
+// of e is first bounded and made valid UTF-8 (see sanitize), so the record
+// always reads back; an over-long value is cut with a marker, never dropped.
 func (l *Log) Append(e Event) error {
 	if e.Type == "" {
 		return errors.New("audit: append: event has no type")
 	}
+	e = sanitize(e)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lock == nil {
@@ -133,6 +141,9 @@ func (l *Log) appendLocked(e Event) error {
 		return err
 	}
 	size, tip, err := l.tail()
+	if errors.Is(err, ErrCorrupt) {
+		size, tip, err = l.seal(err)
+	}
 	if err != nil {
 		return err
 	}
@@ -148,6 +159,11 @@ func (l *Log) appendLocked(e Event) error {
 		}
 		size = 0
 	}
+	return l.write(line, size)
+}
+
+// write appends line to the active file (size bytes long) and fsyncs it.
+func (l *Log) write(line []byte, size int64) error {
 	if _, err := l.f.Write(line); err != nil {
 		// Cut off a partial line so that later appends can still chain.
 		if terr := l.f.Truncate(size); terr != nil {

@@ -277,13 +277,3 @@ func TestAppendReturnsOpenFailure(t *testing.T) {
 		t.Fatal("Append succeeded although the active file could not be opened")
 	}
 }
-
-func TestAppendRefusesTornTail(t *testing.T) {
-	l, path := openLog(t, Options{})
-	appendN(t, l, 2)
-	lines := readLines(t, path)
-	writeLines(t, path, []string{lines[0], lines[1][:20]})
-	if err := l.Append(Event{Type: "x"}); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("Append after torn tail = %v, want ErrCorrupt", err)
-	}
-}

@@ -13,11 +13,14 @@ import (
 
 // VerifyResult reports the outcome of Verify.
 type VerifyResult struct {
-	// Records counts the records checked and found intact, up to the first break.
+	// Records counts the records found intact and chained.
 	Records int
-	// OK is true when every file was read to the end without a break.
+	// OK is true when every file was read to the end and every damaged
+	// stretch (if any) is sealed by an audit.recovered record; Sealed lists
+	// those, and callers must still report them.
 	OK bool
-	// BreakFile and BreakLine (1-based) locate the first break.
+	// BreakFile and BreakLine (1-based) locate the first break that no
+	// audit.recovered record seals.
 	BreakFile string
 	BreakLine int
 	// BreakSeq is the seq found on the breaking line, or the seq expected
@@ -25,84 +28,73 @@ type VerifyResult struct {
 	BreakSeq uint64
 	// Reason says what is wrong at the break.
 	Reason string
+	// Sealed lists the damaged stretches the writer skipped and sealed, in
+	// log order. The chain continues intact after each.
+	Sealed []Damage
 }
 
 // position locates a line in the log.
 type position struct {
 	file string
 	line int
+	off  int64
 }
-
-// errStop ends a walk early without being an error.
-var errStop = errors.New("stop")
 
 // Verify checks the chain through the rotated files (path.1, path.2, ...) and
 // then path. It reports the first edited, deleted, inserted, reordered or torn
-// record in the result; the error is only for a log it could not read.
+// record that is not sealed, and every sealed damaged stretch, in the result;
+// the error is only for a log it could not read.
 func Verify(path string) (VerifyResult, error) {
-	var res VerifyResult
-	tip := chainTip{Hash: zeroHash}
-	err := walk(path, func(at position, line []byte, lineErr error) error {
-		brk := func(seq uint64, reason string) error {
-			res.BreakFile, res.BreakLine, res.BreakSeq, res.Reason = at.file, at.line, seq, reason
-			return errStop
-		}
-		want := tip.Seq + 1
-		if lineErr != nil {
-			return brk(want, lineErr.Error())
-		}
-		r, err := ParseRecord(line)
-		switch {
-		case err != nil:
-			return brk(want, "unparsable record: "+err.Error())
-		case hashOf(r) != r.Hash:
-			return brk(r.Seq, "hash mismatch: the record was altered")
-		case r.Seq != want:
-			return brk(r.Seq, fmt.Sprintf("seq %d where %d was expected: a record was deleted, inserted or moved", r.Seq, want))
-		case r.Prev != tip.Hash:
-			return brk(r.Seq, "prev does not match the hash of the record before")
-		}
-		tip = chainTip{Seq: r.Seq, Hash: r.Hash}
-		res.Records++
-		return nil
-	})
-	if errors.Is(err, errStop) {
-		return res, nil
+	c := &chain{tip: chainTip{Hash: zeroHash}, anchored: true}
+	if err := walk(path, c.feed); err != nil {
+		return VerifyResult{}, fmt.Errorf("audit: verify %s: %w", path, err)
 	}
-	if err != nil {
-		return res, fmt.Errorf("audit: verify %s: %w", path, err)
+	res := VerifyResult{Records: c.records, Sealed: c.sealed, OK: c.open == nil}
+	if d := c.open; d != nil {
+		res.BreakFile, res.BreakLine, res.BreakSeq, res.Reason = d.File, d.Line, d.Seq, d.Reason
 	}
-	res.OK = true
 	return res, nil
 }
 
 // ReadAll returns every record of the rotated files and path, oldest first.
-// It fails on the first unparsable line but does not check the chain; use
-// Verify for that.
+// It fails on an unparsable line unless an audit.recovered record seals the
+// stretch that holds it, but it does not check the chain; use Verify for that.
 func ReadAll(path string) ([]Record, error) {
 	var recs []Record
-	err := walk(path, func(at position, line []byte, lineErr error) error {
+	var bad []position
+	var badErr []error
+	var recovered []Record
+	var recFiles []string
+	err := walk(path, func(at position, line []byte, lineErr error) {
 		r, err := ParseRecord(line)
 		if lineErr != nil {
 			err = lineErr
 		}
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w", at.file, at.line, err)
+			bad, badErr = append(bad, at), append(badErr, err)
+			return
+		}
+		if r.Type == TypeRecovered {
+			recovered, recFiles = append(recovered, r), append(recFiles, at.file)
 		}
 		recs = append(recs, r)
-		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: read %s: %w", path, err)
+	}
+	for i, at := range bad {
+		if !sealedBy(recovered, recFiles, at) {
+			return nil, fmt.Errorf("audit: read %s: %s:%d: %w", path, at.file, at.line, badErr[i])
+		}
 	}
 	return recs, nil
 }
 
 // walk calls fn for each line of the log's files in order, holding the
-// shared lock. lineErr is errTruncated or errLineTooLong for a damaged line,
-// after which the walk stops. A missing active file is fine if rotated
-// files exist.
-func walk(path string, fn func(at position, line []byte, lineErr error) error) error {
+// shared lock. lineErr is errTruncated or errLineTooLong for a damaged line;
+// the walk goes on after it. A missing active file is fine if rotated files
+// exist.
+func walk(path string, fn func(at position, line []byte, lineErr error)) error {
 	unlock, err := sharedLock(path)
 	if err != nil {
 		return err
@@ -125,28 +117,22 @@ func walk(path string, fn func(at position, line []byte, lineErr error) error) e
 	return nil
 }
 
-func walkFile(name string, fn func(at position, line []byte, lineErr error) error) error {
+func walkFile(name string, fn func(at position, line []byte, lineErr error)) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	br := bufio.NewReader(f)
+	lr := &lineReader{br: bufio.NewReader(f)}
 	for n := 1; ; n++ {
-		line, err := readLine(br)
+		line, off, err := lr.next()
 		switch {
 		case errors.Is(err, io.EOF):
 			return nil
-		case errors.Is(err, errTruncated), errors.Is(err, errLineTooLong):
-			if ferr := fn(position{name, n}, line, err); ferr != nil {
-				return ferr
-			}
-			return fmt.Errorf("%s:%d: %w", name, n, err)
-		case err != nil:
+		case err == nil, errors.Is(err, errTruncated), errors.Is(err, errLineTooLong):
+			fn(position{name, n, off}, line, err)
+		default:
 			return fmt.Errorf("read %s: %w", name, err)
-		}
-		if err := fn(position{name, n}, line, nil); err != nil {
-			return err
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"bastion/audit"
 	"bastion/authkeys"
 	"bastion/kbdint"
+	"bastion/untrusted"
 )
 
 // Keys of the final Permissions.Extensions: the only source of identity.
@@ -46,12 +47,16 @@ type authFlow struct {
 	connID string
 	source string
 	addr   netip.Addr // the client address source names, for key options
+	// hangUp closes the connection: a client whose version string or
+	// user name is refused gets no further auth round.
+	hangUp func()
 
 	mu       sync.Mutex
 	pre      ssh.ServerPreAuthConn
 	attempts int // keyboard-interactive rounds started
 	lastErr  error
-	user     string // the name the client asked for (not an identity)
+	user     string // the name the client asked for, cleaned (not an identity)
+	refused  error  // why the connection was refused before authentication
 }
 
 func (f *authFlow) serverConfig() *ssh.ServerConfig {
@@ -67,6 +72,9 @@ func (f *authFlow) serverConfig() *ssh.ServerConfig {
 			f.mu.Lock()
 			f.pre = p
 			f.mu.Unlock()
+			if err := untrusted.ClientVersion(string(p.ClientVersion())); err != nil {
+				f.refuse(err)
+			}
 		},
 	}
 	for _, k := range f.srv.hostKeys {
@@ -112,18 +120,38 @@ func keyAllowed(lines []string, key ssh.PublicKey, addr netip.Addr, now time.Tim
 	return found.Check(addr, now)
 }
 
-// queryKey answers key queries and pre-checks keys. It decides nothing about
-// identity and records nothing: the key is not yet proven.
-func (f *authFlow) queryKey(conn ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+// refuse ends the connection before authentication: the client sent a
+// version string or user name we do not take (see package untrusted). It is
+// counted, not audited line by line, so it cannot fill the disk.
+func (f *authFlow) refuse(err error) {
 	f.mu.Lock()
-	first := f.user == ""
+	first := f.refused == nil
+	if first {
+		f.refused, f.lastErr = err, err
+	}
+	f.mu.Unlock()
+	if first && f.hangUp != nil {
+		f.hangUp()
+	}
+}
+
+// queryKey answers key queries and pre-checks keys. It decides nothing about
+// identity and records nothing but the connection's start: the key is not
+// yet proven.
+func (f *authFlow) queryKey(conn ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	if err := untrusted.UserName(conn.User()); err != nil {
+		f.refuse(err)
+		return nil, err
+	}
+	f.mu.Lock()
+	first := f.user == "" && f.refused == nil
 	f.user = conn.User()
 	f.mu.Unlock()
 	if first {
 		// Recorded once the client reached authentication (after admission
 		// control), so a flood of silent connections cannot fill the disk.
 		f.srv.audit(f.event(audit.Event{Type: "conn.accept", User: conn.User(),
-			Fields: map[string]string{"client_version": string(conn.ClientVersion())}}))
+			Fields: map[string]string{"client_version": untrusted.Text(string(conn.ClientVersion()), untrusted.MaxClientVersion)}}))
 	}
 	if err := f.authorizedKey(conn.User(), key); err != nil {
 		f.setErr(fmt.Errorf("publickey %s: %w", ssh.FingerprintSHA256(key), err))
@@ -190,7 +218,8 @@ func (f *authFlow) outcome(err error) (user, reason string) {
 	if f.lastErr != nil {
 		reason = f.lastErr.Error()
 	}
-	return f.user, reason
+	// The library's error may quote the client's disconnect message.
+	return f.user, untrusted.Text(reason, untrusted.MaxText)
 }
 
 // tried reports whether the client attempted authentication (and failed).

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"bastion/audit"
+	"bastion/untrusted"
 	"bastion/upstream"
 )
 
@@ -112,11 +113,15 @@ func (c *conn) jump(nch ssh.NewChannel) {
 		nch.Reject(ssh.ConnectionFailed, "malformed direct-tcpip request")
 		return
 	}
-	dest := net.JoinHostPort(req.Host, fmt.Sprint(req.Port))
+	// The requested host is outside text: bounded and cleaned before it is
+	// logged, audited or echoed (matching uses the raw bytes: no target has
+	// an unclean name).
+	host := untrusted.Text(req.Host, untrusted.MaxHost)
+	dest := net.JoinHostPort(host, fmt.Sprint(req.Port))
 	cfg := c.srv.cfg()
 	t, err := upstream.Resolve(cfg.Targets, upstream.Identity{User: c.id.User, Groups: c.id.Groups}, req.Host, req.Port)
 	if err != nil {
-		c.srv.audit(c.event(audit.Event{Type: "jump.refused", Result: "fail", Target: req.Host, Fields: map[string]string{"requested": dest}}))
+		c.srv.audit(c.event(audit.Event{Type: "jump.refused", Result: "fail", Target: host, Fields: map[string]string{"requested": dest}}))
 		c.log.Info("jump refused", "requested", dest)
 		nch.Reject(ssh.Prohibited, fmt.Sprintf("no target %q that you may use; run `ssh %s@<bastion>` to list yours", dest, c.id.User))
 		return

@@ -24,6 +24,7 @@ import (
 	"bastion/kbdint"
 	"bastion/limits"
 	"bastion/store"
+	"bastion/untrusted"
 )
 
 // Auditor appends audit events; an error means the event was not recorded.
@@ -188,7 +189,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	nc.SetDeadline(time.Now().Add(cfg.Auth.LoginGraceTime))
 	src, err := limits.SourceAddr(addrPort(nc.RemoteAddr()), nc, cfg.TrustedProxies())
 	if err != nil {
-		log.Info("bad PROXY header from a trusted proxy", "err", err)
+		log.Info("bad PROXY header from a trusted proxy", "err", untrusted.Text(err.Error(), untrusted.MaxText))
 		return
 	}
 	log = log.With("client", src.String())
@@ -199,7 +200,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 		log.Debug("connection refused before authentication", "reason", err)
 		return
 	}
-	flow := &authFlow{srv: s, connID: connID, source: src.String(), addr: src.Addr()}
+	flow := &authFlow{srv: s, connID: connID, source: src.String(), addr: src.Addr(), hangUp: func() { nc.Close() }}
 	sconn, chans, reqs, err := ssh.NewServerConn(nc, flow.serverConfig())
 	release()
 	if err != nil {

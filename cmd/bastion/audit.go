@@ -24,9 +24,16 @@ func auditCmd(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		for _, d := range res.Sealed {
+			fmt.Fprintf(e.stdout, "damaged: %s line %d, offset %d, %d bytes (sha256 %s): %s; sealed by seq %d, the chain continues\n",
+				d.File, d.Line, d.Offset, d.Length, d.SHA256, d.Reason, d.SealSeq)
+		}
 		if !res.OK {
 			return &exitError{code: 1, msg: fmt.Sprintf("audit log broken at %s line %d (seq %d): %s; %d records intact before it",
 				res.BreakFile, res.BreakLine, res.BreakSeq, res.Reason, res.Records)}
+		}
+		if len(res.Sealed) > 0 {
+			return &exitError{code: 1, msg: fmt.Sprintf("audit log chain continues, %d records, but %d damaged stretch(es) were skipped (above)", res.Records, len(res.Sealed))}
 		}
 		fmt.Fprintf(e.stdout, "audit log intact: %d records\n", res.Records)
 		return nil

@@ -34,7 +34,7 @@ func serve(e *env) error {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
 	defer st.Close()
-	alog, err := audit.Open(e.cfg.AuditLog, audit.Options{MaxSize: e.cfg.AuditMaxSize})
+	alog, err := audit.Open(e.cfg.AuditLog, audit.Options{MaxSize: e.cfg.AuditMaxSize, Warn: log.Warn})
 	if err != nil {
 		return fmt.Errorf("refusing to start: audit log: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"bastion/oath"
 	"bastion/passwd"
 	"bastion/store"
+	"bastion/untrusted"
 )
 
 func userCmd(e *env, args []string) error {
@@ -235,7 +236,7 @@ func readKeys(files []string) ([]string, error) {
 				line = strings.Join(o.Kept, ",") + " " + line
 			}
 			if comment != "" {
-				line += " " + comment
+				line += " " + untrusted.Text(comment, untrusted.MaxText)
 			}
 			if len(line) > authkeys.MaxLine {
 				return nil, fmt.Errorf("key file %s: key line longer than %d bytes", f, authkeys.MaxLine)
