@@ -36,6 +36,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzReadProxyHeader -fuzztime=$(FUZZTIME) ./limits/
 	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./config/
 	$(GO) test -run=NONE -fuzz=FuzzReader -fuzztime=$(FUZZTIME) ./recording/
+	$(GO) test -run=NONE -fuzz=FuzzParseCommand -fuzztime=$(FUZZTIME) ./session/
 	$(GO) test -run=NONE -fuzz=FuzzLine -fuzztime=$(FUZZTIME) ./authkeys/
 
 bench: build

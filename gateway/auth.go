@@ -25,6 +25,7 @@ import (
 const (
 	extUser   = "bastion-user"
 	extKeyFP  = "bastion-key-fp"
+	extKey    = "bastion-key" // the login key's wire form, for `cert`
 	extGroups = "bastion-groups"
 )
 
@@ -171,13 +172,13 @@ func (f *authFlow) verifiedKey(conn ssh.ConnMetadata, key ssh.PublicKey, _ *ssh.
 	f.srv.audit(f.event(audit.Event{Type: "auth.publickey", User: user, Result: "ok", Fields: map[string]string{"fingerprint": fp}}))
 	return nil, &ssh.PartialSuccessError{Next: ssh.ServerAuthCallbacks{
 		KeyboardInteractiveCallback: func(conn ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
-			return f.secondFactor(conn, client, user, fp)
+			return f.secondFactor(conn, client, user, fp, string(key.Marshal()))
 		},
 	}}
 }
 
 // secondFactor is the final step; only its Permissions carry identity.
-func (f *authFlow) secondFactor(conn ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge, user, fp string) (*ssh.Permissions, error) {
+func (f *authFlow) secondFactor(conn ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge, user, fp, keyWire string) (*ssh.Permissions, error) {
 	if conn.User() != user { // the library forbids this after partial success; check anyway
 		return nil, errors.New("user changed during authentication")
 	}
@@ -204,6 +205,7 @@ func (f *authFlow) secondFactor(conn ssh.ConnMetadata, client ssh.KeyboardIntera
 	return &ssh.Permissions{Extensions: map[string]string{
 		extUser:   u.Name,
 		extKeyFP:  fp,
+		extKey:    keyWire,
 		extGroups: strings.Join(u.Groups, ","),
 	}}, nil
 }
@@ -246,6 +248,7 @@ type identity struct {
 	User   string
 	KeyFP  string
 	Groups []string
+	Key    ssh.PublicKey // the key that signed the login; nil only in tests
 }
 
 func identityOf(p *ssh.Permissions) (identity, error) {
@@ -253,5 +256,6 @@ func identityOf(p *ssh.Permissions) (identity, error) {
 		return identity{}, errors.New("no identity in final permissions")
 	}
 	groups := slices.DeleteFunc(strings.Split(p.Extensions[extGroups], ","), func(s string) bool { return s == "" })
-	return identity{User: p.Extensions[extUser], KeyFP: p.Extensions[extKeyFP], Groups: groups}, nil
+	key, _ := ssh.ParsePublicKey([]byte(p.Extensions[extKey]))
+	return identity{User: p.Extensions[extUser], KeyFP: p.Extensions[extKeyFP], Groups: groups, Key: key}, nil
 }

@@ -20,6 +20,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"bastion/audit"
+	"bastion/config"
+	"bastion/session"
 	"bastion/untrusted"
 	"bastion/upstream"
 )
@@ -124,6 +126,11 @@ func (c *conn) jump(nch ssh.NewChannel) {
 		c.srv.audit(c.event(audit.Event{Type: "jump.refused", Result: "fail", Target: host, Fields: map[string]string{"requested": dest}}))
 		c.log.Info("jump refused", "requested", dest)
 		nch.Reject(ssh.Prohibited, fmt.Sprintf("no target %q that you may use; run `ssh %s@<bastion>` to list yours", dest, c.id.User))
+		return
+	}
+	if t.TargetMode() == config.ModeSession {
+		c.srv.audit(c.event(audit.Event{Type: "jump.refused", Result: "fail", Target: t.Name, Fields: map[string]string{"reason": "target requires recorded sessions"}}))
+		nch.Reject(ssh.Prohibited, fmt.Sprintf("%s allows only recorded sessions: use `ssh -t %s@<bastion> %s` (or add a command)", t.Name, c.id.User, t.Name))
 		return
 	}
 	releaseJump, ok := c.srv.acquireJump(c.id.User)
@@ -281,6 +288,7 @@ func (c *conn) session(nch ssh.NewChannel) {
 	timer := time.NewTimer(30 * time.Second)
 	defer timer.Stop()
 	pty := false
+	var ptyReq []byte
 	for {
 		select {
 		case <-timer.C:
@@ -293,9 +301,15 @@ func (c *conn) session(nch ssh.NewChannel) {
 			}
 			switch r.Type {
 			case "pty-req":
-				pty = true
+				pty, ptyReq = true, r.Payload
 				r.Reply(true, nil)
 			case "shell", "exec":
+				if cmd, ok := execCommand(r); ok && c.srv.sessions != nil {
+					c.srv.sessions.Serve(c.ctx, session.Request{User: c.id.User, Key: c.id.Key, ConnID: c.connID,
+						Command: cmd, PtyReq: ptyReq, Exec: r, Channel: ch, Requests: reqs, Touch: c.touch,
+						Audit: func(e audit.Event) error { return c.srv.audit(c.event(e)) }})
+					return
+				}
 				r.Reply(true, nil)
 				status := uint32(0)
 				if r.Type == "exec" {
@@ -312,6 +326,16 @@ func (c *conn) session(nch ssh.NewChannel) {
 			}
 		}
 	}
+}
+
+// execCommand is the command of an exec request (ok false for a shell or
+// an empty command: those get the menu).
+func execCommand(r *ssh.Request) (string, bool) {
+	var p struct{ Command string }
+	if r.Type != "exec" || ssh.Unmarshal(r.Payload, &p) != nil || strings.TrimSpace(p.Command) == "" {
+		return "", false
+	}
+	return p.Command, true
 }
 
 func (c *conn) menu() string {

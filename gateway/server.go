@@ -23,6 +23,7 @@ import (
 	"bastion/config"
 	"bastion/kbdint"
 	"bastion/limits"
+	"bastion/session"
 	"bastion/store"
 	"bastion/untrusted"
 )
@@ -40,6 +41,14 @@ type Options struct {
 	HostKeys []ssh.Signer
 	Verifier *kbdint.Verifier
 	Log      *slog.Logger
+	// Sessions serves `ssh USER@bastion COMMAND` (recorded sessions, cert);
+	// nil refuses every command.
+	Sessions SessionServer
+}
+
+// SessionServer is what the gateway needs of package session.
+type SessionServer interface {
+	Serve(ctx context.Context, r session.Request)
 }
 
 // Server is the bastion's SSH server.
@@ -50,6 +59,7 @@ type Server struct {
 	hostKeys []ssh.Signer
 	verifier *kbdint.Verifier
 	log      *slog.Logger
+	sessions SessionServer
 
 	limiter atomic.Pointer[limits.Limiter]
 
@@ -69,7 +79,7 @@ var ErrShutdown = errors.New("server shutting down")
 
 // New returns a Server; it does not listen yet.
 func New(o Options) *Server {
-	s := &Server{store: o.Store, auditor: o.Audit, hostKeys: o.HostKeys, verifier: o.Verifier, log: o.Log,
+	s := &Server{store: o.Store, auditor: o.Audit, hostKeys: o.HostKeys, verifier: o.Verifier, log: o.Log, sessions: o.Sessions,
 		conns: map[string]net.Conn{}, jumps: map[string]int{}}
 	s.connsCtx, s.stopConns = context.WithCancelCause(context.Background())
 	s.SetConfig(o.Config)

@@ -36,6 +36,8 @@ const usage = `usage: bastion [-c FILE] VERB ...
                                 review the audit log
   audit verify                  check the audit log's hash chain
   ca show                       print the user CA's public key and the backend sshd setup
+  target trust NAME [--fingerprint SHA256:...]
+                                pin a target's host key (asks to confirm without --fingerprint)
 
 -c FILE defaults to ./config.toml, else ./config.toml.example. Relative paths
 in it resolve against the file's directory, not the working directory.
@@ -121,6 +123,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return auditCmd(e, rest[1:])
 	case "ca":
 		return caCmd(e, rest[1:])
+	case "target":
+		return targetCmd(e, rest[1:])
 	}
 	return &exitError{code: 2, msg: fmt.Sprintf("unknown verb %q\n%s", rest[0], usage)}
 }

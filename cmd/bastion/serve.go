@@ -21,6 +21,7 @@ import (
 	"bastion/enroll"
 	"bastion/gateway"
 	"bastion/kbdint"
+	"bastion/session"
 	"bastion/store"
 )
 
@@ -43,9 +44,15 @@ func serve(e *env) error {
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
-	if _, err := ca.LoadKey(e.cfg.CA.Key); err != nil {
+	caKey, err := ca.LoadKey(e.cfg.CA.Key)
+	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
+	recordings, err := session.OpenRecordings(e.cfg.Recording.Dir)
+	if err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	defer recordings.Close()
 
 	var srv *gateway.Server
 	cfg := func() *config.Config { return srv.Config() }
@@ -68,7 +75,9 @@ func serve(e *env) error {
 		Enroll: enr,
 		Now:    now,
 	}
-	srv = gateway.New(gateway.Options{Config: e.cfg, Store: st, Audit: alog, HostKeys: keys, Verifier: ver, Log: log})
+	sessions := &session.Service{Config: cfg, CA: ca.New(caKey, &ca.FileSerials{Path: e.cfg.CA.SerialFile}),
+		Users: st, Recordings: recordings, Log: log}
+	srv = gateway.New(gateway.Options{Config: e.cfg, Store: st, Audit: alog, HostKeys: keys, Verifier: ver, Log: log, Sessions: sessions})
 
 	ln, err := net.Listen("tcp", e.cfg.Listen)
 	if err != nil {
