@@ -18,6 +18,7 @@ import (
 	"bastion/ca"
 	"bastion/config"
 	"bastion/recording"
+	"bastion/untrusted"
 	"bastion/upstream"
 )
 
@@ -41,7 +42,7 @@ func (s *Service) session(ctx context.Context, r Request) (uint32, error) {
 	t, login, err := Resolve(cfg.Targets, id, cmd)
 	if err != nil {
 		if errors.Is(err, ErrNoTarget) {
-			r.Audit(audit.Event{Type: "session.refused", Result: "fail", Target: cmd.Target, Fields: map[string]string{"reason": err.Error()}})
+			r.Audit(audit.Event{Type: "session.refused", Result: "fail", Target: untrusted.Text(cmd.Target, untrusted.MaxHost), Fields: map[string]string{"reason": err.Error()}})
 			return 0, &userError{msg: fmt.Sprintf("no target %q that you may use (the bastion runs no commands); run `ssh %s@<bastion>` to list yours", cmd.Target, r.User)}
 		}
 		r.Audit(audit.Event{Type: "session.refused", Result: "fail", Target: t.Name, Fields: map[string]string{"reason": err.Error()}})
@@ -89,7 +90,7 @@ func (s *Service) session(ctx context.Context, r Request) (uint32, error) {
 		rec, recName = nil, ""
 	}
 	open := map[string]string{"session_id": sid, "login": login, "dest": t.Address, "serial": fmt.Sprint(cert.Serial),
-		"key_id": cert.KeyId, "recording": recName, "pty": fmt.Sprint(pty != nil), "command": truncate(cmd.Args, 1024)}
+		"key_id": cert.KeyId, "recording": recName, "pty": fmt.Sprint(pty != nil), "command": untrusted.Text(cmd.Args, untrusted.MaxText)}
 	if err := r.Audit(audit.Event{Type: "session.open", Result: "ok", Target: t.Name, Fields: open}); err != nil {
 		if rec != nil {
 			rec.Close()
