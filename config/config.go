@@ -92,6 +92,7 @@ type Session struct {
 	IdleTimeout       time.Duration `koanf:"idle_timeout"`
 	MaxSessionTime    time.Duration `koanf:"max_session_time"`
 	MaxJumpsPerUser   int           `koanf:"max_jumps_per_user"`
+	RecheckInterval   time.Duration `koanf:"recheck_interval"`
 }
 
 // Upstream holds how backends are dialed.
@@ -170,6 +171,7 @@ func Default() Config {
 			KeepaliveInterval: 15 * time.Second,
 			KeepaliveCountMax: 3,
 			MaxJumpsPerUser:   20,
+			RecheckInterval:   5 * time.Second,
 		},
 	}
 }
@@ -232,7 +234,6 @@ func (c *Config) ResolvePaths(dir string) {
 		}
 	}
 }
-
 
 // Parse decodes TOML bytes over the defaults. Unknown keys are errors.
 func Parse(data []byte) (*Config, error) {
@@ -393,6 +394,8 @@ func (c *Config) Validate() error {
 		return bad("session.max_session_time", "must be >= 0 (0 = off)")
 	case ses.MaxJumpsPerUser < 0:
 		return bad("session.max_jumps_per_user", "must be >= 0 (0 = unlimited)")
+	case ses.RecheckInterval <= 0 || ses.RecheckInterval > time.Hour:
+		return bad("session.recheck_interval", "must be > 0 and at most 1h")
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Targets {

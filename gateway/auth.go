@@ -27,6 +27,7 @@ const (
 	extKeyFP  = "bastion-key-fp"
 	extKey    = "bastion-key" // the login key's wire form, for `cert`
 	extGroups = "bastion-groups"
+	extCred   = "bastion-cred" // credDigest of the user the login checked
 )
 
 // Algorithms: modern only, no SHA-1 anywhere.
@@ -207,6 +208,7 @@ func (f *authFlow) secondFactor(conn ssh.ConnMetadata, client ssh.KeyboardIntera
 		extKeyFP:  fp,
 		extKey:    keyWire,
 		extGroups: strings.Join(u.Groups, ","),
+		extCred:   credDigest(u),
 	}}, nil
 }
 
@@ -249,6 +251,7 @@ type identity struct {
 	KeyFP  string
 	Groups []string
 	Key    ssh.PublicKey // the key that signed the login; nil only in tests
+	Cred   string        // credDigest at login, compared by the revocation check
 }
 
 func identityOf(p *ssh.Permissions) (identity, error) {
@@ -257,5 +260,5 @@ func identityOf(p *ssh.Permissions) (identity, error) {
 	}
 	groups := slices.DeleteFunc(strings.Split(p.Extensions[extGroups], ","), func(s string) bool { return s == "" })
 	key, _ := ssh.ParsePublicKey([]byte(p.Extensions[extKey]))
-	return identity{User: p.Extensions[extUser], KeyFP: p.Extensions[extKeyFP], Groups: groups, Key: key}, nil
+	return identity{User: p.Extensions[extUser], KeyFP: p.Extensions[extKeyFP], Groups: groups, Key: key, Cred: p.Extensions[extCred]}, nil
 }

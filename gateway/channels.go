@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -32,12 +33,14 @@ type conn struct {
 	id     identity
 	connID string
 	source string
+	addr   netip.Addr
 	sconn  *ssh.ServerConn
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
-	active atomic.Int64 // unix nanoseconds of the last byte moved
+	active atomic.Int64             // unix nanoseconds of the last byte moved
+	groups atomic.Pointer[[]string] // from the last revocation check (revoke.go)
 }
 
 func (c *conn) touch() { c.active.Store(time.Now().UnixNano()) }
@@ -66,6 +69,9 @@ func (c *conn) event(e audit.Event) audit.Event {
 
 func (c *conn) serveChannels(chans <-chan ssh.NewChannel) {
 	for nch := range chans {
+		if !c.admitChannel(nch) {
+			continue
+		}
 		switch nch.ChannelType() {
 		case "direct-tcpip":
 			c.goSafe(func() { c.jump(nch) })
@@ -121,7 +127,7 @@ func (c *conn) jump(nch ssh.NewChannel) {
 	host := untrusted.Text(req.Host, untrusted.MaxHost)
 	dest := net.JoinHostPort(host, fmt.Sprint(req.Port))
 	cfg := c.srv.cfg()
-	t, err := upstream.Resolve(cfg.Targets, upstream.Identity{User: c.id.User, Groups: c.id.Groups}, req.Host, req.Port)
+	t, err := upstream.Resolve(cfg.Targets, upstream.Identity{User: c.id.User, Groups: c.currentGroups()}, req.Host, req.Port)
 	if err != nil {
 		c.srv.audit(c.event(audit.Event{Type: "jump.refused", Result: "fail", Target: host, Fields: map[string]string{"requested": dest}}))
 		c.log.Info("jump refused", "requested", dest)
@@ -339,7 +345,7 @@ func execCommand(r *ssh.Request) (string, bool) {
 }
 
 func (c *conn) menu() string {
-	targets := upstream.Reachable(c.srv.cfg().Targets, upstream.Identity{User: c.id.User, Groups: c.id.Groups})
+	targets := upstream.Reachable(c.srv.cfg().Targets, upstream.Identity{User: c.id.User, Groups: c.currentGroups()})
 	var b strings.Builder
 	fmt.Fprintf(&b, "Hello %s. This is a jump host: it runs no shell.\n", c.id.User)
 	if len(targets) == 0 {

@@ -72,6 +72,8 @@ type Server struct {
 	mu    sync.Mutex
 	conns map[string]net.Conn // every open connection, authenticated or not
 	jumps map[string]int      // open jumps per user
+	// authed holds the authenticated connections for the revocation check (revoke.go).
+	authed map[*conn]struct{}
 }
 
 // ErrShutdown is the cause given to connections closed at the end of the shutdown grace.
@@ -124,6 +126,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-ctx.Done()
 		ln.Close()
 	}()
+	watchCtx, stopWatch := context.WithCancel(s.connsCtx)
+	defer stopWatch()
+	go s.watchRevocations(watchCtx)
 	backoff := time.Duration(0)
 	for {
 		nc, err := ln.Accept()
@@ -249,7 +254,8 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	}
 	context.AfterFunc(connCtx, func() { sconn.Close() })
 	go keepalive(connCtx, sconn, cfg.Session, cancel)
-	c := &conn{srv: s, id: id, connID: connID, source: flow.source, sconn: sconn, log: log, ctx: connCtx, cancel: cancel}
+	c := &conn{srv: s, id: id, connID: connID, source: flow.source, addr: flow.addr, sconn: sconn, log: log, ctx: connCtx, cancel: cancel}
+	defer s.track(c)()
 	c.touch()
 	if idle := cfg.Session.IdleTimeout; idle > 0 {
 		go c.watchIdle(idle)

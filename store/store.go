@@ -314,6 +314,12 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 	return s.execOne(ctx, `DELETE FROM users WHERE name = ?`, name)
 }
 
+// Lock locks a user until an admin unlocks them; open connections end at
+// the server's next revocation check.
+func (s *Store) Lock(ctx context.Context, name string) error {
+	return s.execOne(ctx, `UPDATE users SET locked_until = ? WHERE name = ?`, lockedByHand, name)
+}
+
 // Unlock clears the failure count and any lock.
 func (s *Store) Unlock(ctx context.Context, name string) error {
 	return s.execOne(ctx, `UPDATE users SET failures = 0, locked_until = 0 WHERE name = ?`, name)

@@ -24,7 +24,8 @@ const usage = `usage: bastion [-c FILE] VERB ...
   user passwd NAME              set a password (one line on stdin)
   user list                     list users with their 2FA state
   user show NAME                show one user
-  user del NAME                 delete a user
+  user del NAME                 delete a user (their open connections end too)
+  user lock NAME                lock a user until unlocked (their open connections end too)
   user unlock NAME              clear a lockout
   user reset-otp NAME [--enroll-token]
                                 back to pending: a new enrollment window

@@ -27,7 +27,7 @@ import (
 
 func userCmd(e *env, args []string) error {
 	if len(args) == 0 {
-		return &exitError{code: 2, msg: "user: want add, passwd, list, show, del, unlock, reset-otp or import-otp"}
+		return &exitError{code: 2, msg: "user: want add, passwd, list, show, del, lock, unlock, reset-otp or import-otp"}
 	}
 	st, err := store.Open(e.cfg.State, e.cfg.StateKey)
 	if err != nil {
@@ -115,7 +115,12 @@ func userCmd(e *env, args []string) error {
 		if err := st.DeleteUser(ctx, name); err != nil {
 			return userErr(name, err)
 		}
-		fmt.Fprintf(e.stdout, "deleted %s\n", name)
+		fmt.Fprintf(e.stdout, "deleted %s; their open connections end within %s\n", name, e.cfg.Session.RecheckInterval)
+	case "lock":
+		if err := st.Lock(ctx, name); err != nil {
+			return userErr(name, err)
+		}
+		fmt.Fprintf(e.stdout, "locked %s until `bastion user unlock %s`; their open connections end within %s\n", name, name, e.cfg.Session.RecheckInterval)
 	case "unlock":
 		if err := st.Unlock(ctx, name); err != nil {
 			return userErr(name, err)
@@ -130,7 +135,7 @@ func userCmd(e *env, args []string) error {
 		if err := st.ResetOTP(ctx, name, until, tok); err != nil {
 			return userErr(name, err)
 		}
-		fmt.Fprintf(e.stdout, "%s is pending 2FA enrollment until %s; the old secret and recovery codes are gone\n", name, until.UTC().Format(time.RFC3339))
+		fmt.Fprintf(e.stdout, "%s is pending 2FA enrollment until %s; the old secret and recovery codes are gone, open connections end within %s\n", name, until.UTC().Format(time.RFC3339), e.cfg.Session.RecheckInterval)
 		printToken(e, tok)
 	case "import-otp":
 		if len(pos) != 2 {
