@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -445,13 +446,24 @@ func TestEnrollConcurrentBindsOneSecret(t *testing.T) {
 	const n = 2
 	var ready sync.WaitGroup
 	ready.Add(n)
+	all := make(chan struct{})
+	go func() { ready.Wait(); close(all) }()
+	var stuck atomic.Bool
 	clients := make([]*user, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		// Both clients have read their prompt before either answers, so both
-		// codes verify and the race is in SetOTP.
-		once := sync.OnceFunc(func() { ready.Done(); ready.Wait() })
+		// codes verify and the race is in SetOTP. The barrier gives up after
+		// 30s (the other client never got its prompt) instead of hanging.
+		once := sync.OnceFunc(func() {
+			ready.Done()
+			select {
+			case <-all:
+			case <-time.After(30 * time.Second):
+				stuck.Store(true)
+			}
+		})
 		clients[i] = &user{answer: rightCode(s.now), barrier: once}
 		wg.Add(1)
 		go func() {
@@ -460,7 +472,16 @@ func TestEnrollConcurrentBindsOneSecret(t *testing.T) {
 			errs[i] = s.e.Enroll(context.Background(), u, r.attempt("alice"), clients[i].challenge)
 		}()
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("concurrent enrollments did not return within 60s")
+	}
+	if stuck.Load() {
+		t.Fatal("a client waited 30s at the barrier: the other never got its enrollment prompt")
+	}
 	winner := -1
 	for i, err := range errs {
 		switch {

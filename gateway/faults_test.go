@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -76,9 +77,10 @@ func TestBlackHoledBackend(t *testing.T) {
 // freezer forwards TCP between a client and the server until frozen; then it
 // keeps both sockets open but moves no byte: a half-open peer.
 type freezer struct {
-	ln     net.Listener
-	mu     sync.Mutex
-	frozen bool
+	ln      net.Listener
+	mu      sync.Mutex
+	frozen  bool
+	toLocal atomic.Int64 // reads from the server side forwarded to the client
 }
 
 func newFreezer(t *testing.T, upstream string) *freezer {
@@ -100,14 +102,14 @@ func newFreezer(t *testing.T, upstream string) *freezer {
 				continue
 			}
 			t.Cleanup(func() { down.Close(); up.Close() })
-			go f.copy(up, down)
-			go f.copy(down, up)
+			go f.copy(up, down, nil)
+			go f.copy(down, up, &f.toLocal)
 		}
 	}()
 	return f
 }
 
-func (f *freezer) copy(dst, src net.Conn) {
+func (f *freezer) copy(dst, src net.Conn, reads *atomic.Int64) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
@@ -119,6 +121,9 @@ func (f *freezer) copy(dst, src net.Conn) {
 		}
 		if n > 0 {
 			dst.Write(buf[:n])
+			if reads != nil {
+				reads.Add(1)
+			}
 		}
 		if err != nil {
 			return
@@ -148,7 +153,15 @@ func TestHalfOpenClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer jump.Close()
-	time.Sleep(500 * time.Millisecond) // keepalives answered: still open
+	// Keepalives answered: still open after several rounds, more than
+	// count_max unanswered ones would allow. Each round is a packet from
+	// the server to the client; the idle jump sends nothing else.
+	base := fz.toLocal.Load()
+	for deadline := time.Now().Add(10 * time.Second); fz.toLocal.Load() < base+6; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d keepalive packets in 10s, want 6", fz.toLocal.Load()-base)
+		}
+	}
 	if ts.audit.count("conn.close", "") != 0 {
 		t.Fatal("a live client was disconnected")
 	}

@@ -513,7 +513,7 @@ func TestGraceDeadlineFreesSilentConnections(t *testing.T) {
 // Shutdown: new connections are refused at once, open jumps keep working for
 // shutdown_grace, then close with the reason recorded.
 func TestShutdownDrainsJumps(t *testing.T) {
-	ts := newTestServer(t, func(c *config.Config) { c.ShutdownGrace = 800 * time.Millisecond })
+	ts := newTestServer(t, func(c *config.Config) { c.ShutdownGrace = 2 * time.Second })
 	c, err := ts.login("alice", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -524,9 +524,21 @@ func TestShutdownDrainsJumps(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.stop()
-	time.Sleep(100 * time.Millisecond)
-	if _, err := net.DialTimeout("tcp", ts.addr, time.Second); err == nil {
-		t.Fatal("a new connection was accepted during shutdown")
+	// The listener closes: new connections are refused (polled, not slept).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", ts.addr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("new connections still accepted 5s into the shutdown")
+		}
+	}
+	select {
+	case <-ts.stopped:
+		t.Fatal("Serve returned at once with a jump open; want it to wait shutdown_grace")
+	default:
 	}
 	fmt.Fprint(jump, "still")
 	buf := make([]byte, 5)

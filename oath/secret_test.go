@@ -3,6 +3,7 @@ package oath
 import (
 	"bytes"
 	"encoding/hex"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -83,6 +84,9 @@ func TestURIRoundTrip(t *testing.T) {
 // TestOathtool cross-checks Code against oath-toolkit when it is installed.
 func TestOathtool(t *testing.T) {
 	if _, err := exec.LookPath("oathtool"); err != nil {
+		if os.Getenv("BASTION_E2E_REQUIRED") != "" {
+			t.Fatal("oathtool not in PATH (apt-get install oathtool)")
+		}
 		t.Skip("oathtool not in PATH")
 	}
 	run := func(args ...string) string {

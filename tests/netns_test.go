@@ -24,15 +24,15 @@ func ip(t *testing.T, args ...string) {
 // here at 10.231.7.2:22, and returns a func that cuts its link silently.
 func (w *world) farBackend(t *testing.T) (addr string, cut func()) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
+		skipOrFail(t, "needs root for a network namespace")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2")
+		skipOrFail(t, "needs iproute2")
 	}
 	ns := fmt.Sprintf("bastion-e2e-%d", os.Getpid())
 	host, peer := fmt.Sprintf("bh%d", os.Getpid()%100000), fmt.Sprintf("bp%d", os.Getpid()%100000)
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("cannot create a network namespace here: %v %s", err, out)
+		skipOrFail(t, "cannot create a network namespace here: %v %s", err, out)
 	}
 	t.Cleanup(func() {
 		// Every process left in the namespace (sshd and its session children) goes first.
