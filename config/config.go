@@ -39,6 +39,7 @@ type Config struct {
 	Upstream       Upstream      `koanf:"upstream"`
 	Limits         Limits        `koanf:"limits"`
 	Session        Session       `koanf:"session"`
+	Metrics        Metrics       `koanf:"metrics"`
 	CA             CA            `koanf:"ca"`
 	Recording      Recording     `koanf:"recording"`
 	Targets        []Target      `koanf:"target"`
@@ -93,6 +94,12 @@ type Session struct {
 	MaxSessionTime    time.Duration `koanf:"max_session_time"`
 	MaxJumpsPerUser   int           `koanf:"max_jumps_per_user"`
 	RecheckInterval   time.Duration `koanf:"recheck_interval"`
+}
+
+// Metrics holds the Prometheus endpoint.
+type Metrics struct {
+	// Listen is the host:port serving /metrics and /healthz; empty is off.
+	Listen string `koanf:"listen"`
 }
 
 // Upstream holds how backends are dialed.
@@ -321,6 +328,11 @@ func (c *Config) Validate() error {
 	for key, p := range c.Paths() {
 		if *p == "" {
 			return bad(key, "must not be empty")
+		}
+	}
+	if l := c.Metrics.Listen; l != "" {
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			return bad("metrics.listen", "want host:port or empty (off), got %q", l)
 		}
 	}
 	if c.AuditOnFailure != "refuse" && c.AuditOnFailure != "continue" {

@@ -147,7 +147,9 @@ func (c *conn) jump(nch ssh.NewChannel) {
 	}
 	defer releaseJump()
 	dialer := upstream.Dialer{Timeout: cfg.Upstream.DialTimeout, KeepAlive: cfg.Session.KeepaliveInterval, KeepAliveCount: cfg.Session.KeepaliveCountMax}
+	dialed := c.srv.metrics.Dialing(t.Name)
 	backend, err := dialer.Dial(c.ctx, t)
+	dialed(err)
 	if err != nil {
 		c.srv.audit(c.event(audit.Event{Type: "jump.failed", Result: "fail", Target: t.Name, Fields: map[string]string{"dest": t.Address, "reason": err.Error()}}))
 		c.log.Info("backend dial failed", "target", t.Name, "err", err)

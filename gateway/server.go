@@ -44,6 +44,7 @@ type Options struct {
 	// Sessions serves `ssh USER@bastion COMMAND` (recorded sessions, cert);
 	// nil refuses every command.
 	Sessions SessionServer
+	Metrics  Metrics // nil: none
 }
 
 // SessionServer is what the gateway needs of package session.
@@ -60,6 +61,7 @@ type Server struct {
 	verifier *kbdint.Verifier
 	log      *slog.Logger
 	sessions SessionServer
+	metrics  Metrics
 
 	limiter atomic.Pointer[limits.Limiter]
 
@@ -84,6 +86,9 @@ func New(o Options) *Server {
 	s := &Server{store: o.Store, auditor: o.Audit, hostKeys: o.HostKeys, verifier: o.Verifier, log: o.Log, sessions: o.Sessions,
 		conns: map[string]net.Conn{}, jumps: map[string]int{}}
 	s.connsCtx, s.stopConns = context.WithCancelCause(context.Background())
+	if s.metrics = o.Metrics; s.metrics == nil {
+		s.metrics = noMetrics{}
+	}
 	s.SetConfig(o.Config)
 	return s
 }
@@ -183,6 +188,8 @@ func newConnID() string {
 // handleConn owns one TCP connection from accept to close.
 func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	connID := newConnID()
+	authenticated, closed := s.metrics.ConnOpened()
+	defer closed()
 	log := s.log.With("conn_id", connID, "source", nc.RemoteAddr().String())
 	s.mu.Lock()
 	s.conns[connID] = nc
@@ -205,6 +212,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	src, err := limits.SourceAddr(addrPort(nc.RemoteAddr()), nc, cfg.TrustedProxies())
 	if err != nil {
 		log.Info("bad PROXY header from a trusted proxy", "err", untrusted.Text(err.Error(), untrusted.MaxText))
+		s.metrics.Refused(err)
 		return
 	}
 	log = log.With("client", src.String())
@@ -213,6 +221,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	defer release()
 	if err != nil {
 		log.Debug("connection refused before authentication", "reason", err)
+		s.metrics.Refused(err)
 		return
 	}
 	flow := &authFlow{srv: s, connID: connID, source: src.String(), addr: src.Addr(), hangUp: func() { nc.Close() }}
@@ -236,6 +245,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	}
 	nc.SetDeadline(time.Time{})
 	lim.Succeeded(src.Addr())
+	authenticated()
 	id, err := identityOf(sconn.Permissions)
 	if err != nil { // cannot happen with our callbacks; deny anyway
 		log.Error("authenticated without identity", "err", err)

@@ -21,6 +21,7 @@ import (
 	"bastion/enroll"
 	"bastion/gateway"
 	"bastion/kbdint"
+	"bastion/metrics"
 	"bastion/session"
 	"bastion/store"
 )
@@ -54,11 +55,16 @@ func serve(e *env) error {
 	}
 	defer recordings.Close()
 
+	ops := &opsMetrics{m: metrics.New(version, commit)}
+	ops.m.SetTargets(targetNames(e.cfg))
+	ops.auditor = metrics.NewAuditor(alog, ops.m)
+	tst := timedStore{st, ops.m}
+
 	var srv *gateway.Server
 	cfg := func() *config.Config { return srv.Config() }
 	now := time.Now
 	enr := &enroll.Enroller{
-		Store: st,
+		Store: tst,
 		Policy: func() (config.Enroll, int) {
 			c := cfg()
 			return c.Enroll, c.Auth.TOTPWindow
@@ -67,7 +73,7 @@ func serve(e *env) error {
 		Now:   now,
 	}
 	ver := &kbdint.Verifier{
-		Store: st,
+		Store: tst,
 		Policy: func() kbdint.Policy {
 			c := cfg()
 			return kbdint.Policy{LockoutAfter: c.Auth.LockoutAfter, LockoutTime: c.Auth.LockoutTime}
@@ -77,7 +83,9 @@ func serve(e *env) error {
 	}
 	sessions := &session.Service{Config: cfg, CA: ca.New(caKey, &ca.FileSerials{Path: e.cfg.CA.SerialFile}),
 		Users: st, Recordings: recordings, Log: log}
-	srv = gateway.New(gateway.Options{Config: e.cfg, Store: st, Audit: alog, HostKeys: keys, Verifier: ver, Log: log, Sessions: sessions})
+	srv = gateway.New(gateway.Options{Config: e.cfg, Store: st, Audit: ops.auditor, HostKeys: keys, Verifier: ver, Log: log, Sessions: sessions,
+		Metrics: ops.m})
+	ops.m.WatchJumps(srv.OpenJumps)
 
 	ln, err := net.Listen("tcp", e.cfg.Listen)
 	if err != nil {
@@ -89,12 +97,16 @@ func serve(e *env) error {
 		}
 		return fmt.Errorf("refusing to start: audit log: %w", err)
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	ops.listening.Store(true)
+	if err := ops.serveMetrics(ctx, e.cfg, st, log); err != nil {
+		return fmt.Errorf("refusing to start: metrics: %w", err)
+	}
 	log.Info("bastion listening", "addr", ln.Addr().String(), "config", e.cfgPath, "targets", len(e.cfg.Targets))
 	// The listener accepts, the state and the audit log are open: tell systemd (Type=notify).
 	notify(log, daemon.SdNotifyReady)
 
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	go func() {
@@ -102,11 +114,13 @@ func serve(e *env) error {
 			if sig != syscall.SIGHUP {
 				log.Info("shutting down", "signal", sig.String())
 				notify(log, daemon.SdNotifyStopping)
+				ops.listening.Store(false)
 				stop()
 				return
 			}
 			notify(log, daemon.SdNotifyReloading+"\nMONOTONIC_USEC="+monotonicUsec())
 			reload(e.cfgPath, srv, alog, log)
+			ops.m.SetTargets(targetNames(srv.Config()))
 			notify(log, daemon.SdNotifyReady)
 		}
 	}()
