@@ -84,19 +84,19 @@ func (t timedStore) User(ctx context.Context, name string) (*store.User, error) 
 	return t.Store.User(ctx, name)
 }
 
-func (t timedStore) ConsumeOTP(ctx context.Context, name string, check func(store.OTP) (store.OTP, error)) error {
+func (t timedStore) ConsumeOTP(ctx context.Context, name string, now time.Time, lk store.Lockout, check func(store.OTP) (store.OTP, error)) (store.Failure, error) {
 	defer t.since("consume_otp", time.Now())
-	return t.Store.ConsumeOTP(ctx, name, check)
+	return t.Store.ConsumeOTP(ctx, name, now, lk, check)
 }
 
-func (t timedStore) UseRecoveryCode(ctx context.Context, name, code string, now time.Time) error {
+func (t timedStore) UseRecoveryCode(ctx context.Context, name, code string, now time.Time, lk store.Lockout) (store.Failure, error) {
 	defer t.since("use_recovery_code", time.Now())
-	return t.Store.UseRecoveryCode(ctx, name, code, now)
+	return t.Store.UseRecoveryCode(ctx, name, code, now, lk)
 }
 
-func (t timedStore) RecordFailure(ctx context.Context, name string, now time.Time, after int, lockFor time.Duration) (bool, time.Time, error) {
+func (t timedStore) RecordFailure(ctx context.Context, name string, now time.Time, lk store.Lockout) (store.Failure, error) {
 	defer t.since("record_failure", time.Now())
-	return t.Store.RecordFailure(ctx, name, now, after, lockFor)
+	return t.Store.RecordFailure(ctx, name, now, lk)
 }
 
 func (t timedStore) RecordSuccess(ctx context.Context, name string, now time.Time, source string) error {
