@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,10 +199,12 @@ func TestRecordedSessions(t *testing.T) {
 		}
 	})
 
+	var interactive string // what the client saw of the pty session
 	t.Run("interactive pty session is recorded exactly", func(t *testing.T) {
 		alice.answerGood()
 		input := "echo hello-$((6*7))\nexit 5\n"
 		out, errOut, code := alice.sshSplit(input, append([]string{"-tt"}, append(alice.bastionArgs(), "rec")...)...)
+		interactive = out
 		if code != 5 || !strings.Contains(out, "hello-42") {
 			t.Fatalf("code %d stdout %q stderr %q", code, out, errOut)
 		}
@@ -240,6 +243,38 @@ func TestRecordedSessions(t *testing.T) {
 		}
 		// Debian's asciinema reads it and shows the same output.
 		asciinemaCat(t, path, out)
+	})
+
+	t.Run("sessions lists and replay plays, refusing an altered recording", func(t *testing.T) {
+		if interactive == "" {
+			t.Skip("needs the interactive session")
+		}
+		open, _ := w.lastSession(t)
+		id := open.Fields["session_id"]
+		list := w.mustCLI("", "sessions", "--user", "alice")
+		mustContain(t, "sessions", list, "ID  ", id, "alice", w.backendUser+"@rec", "5")
+		if got := w.mustCLI("", "sessions", "--grep", "HELLO-42"); !strings.Contains(got, id) || strings.Count(got, "\n") != 2 {
+			t.Fatalf("sessions --grep: want only %s:\n%s", id, got)
+		}
+		if got := w.mustCLI("", "sessions", "--target", "nope"); strings.Count(got, "\n") != 1 {
+			t.Fatalf("sessions --target nope listed sessions:\n%s", got)
+		}
+		text := w.mustCLI("", "replay", id, "--text")
+		mustContain(t, "replay --text", text, "hello-42\n")
+		mustNotContain(t, "replay --text", text, "\x1b", "\r")
+		if got := w.mustCLI("", "replay", id, "--speed", "1000", "--idle-limit", "1ms"); got != interactive {
+			t.Fatalf("replay differs from what the client saw:\n%q\n%q", got, interactive)
+		}
+		// Change one byte of the recording: replay names it altered.
+		path := w.recordingPath(open.Fields["recording"])
+		raw, _ := os.ReadFile(path)
+		os.WriteFile(path, bytes.Replace(raw, []byte("hello-42"), []byte("hello-43"), 1), 0o600)
+		if out, err := w.cli("", "replay", id, "--text"); err == nil || !strings.Contains(out, "altered") {
+			t.Fatalf("replay of an altered recording: %v\n%s", err, out)
+		}
+		os.WriteFile(path, raw, 0o600)
+		cfg := w.mustCLI("", "ssh-config", "alice", "--host", "127.0.0.1")
+		mustContain(t, "ssh-config", cfg, "CertificateFile ~/.ssh/id_ed25519-cert.pub", "ssh bastion cert", "recorded sessions only:  ssh -t bastion prod")
 	})
 
 	t.Run("a changed host key refuses the session and is audited", func(t *testing.T) {
@@ -398,6 +433,23 @@ func TestRecordedSessions(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		// Someone watches it live.
+		open, _ := w.lastSession(t)
+		follow := exec.CommandContext(ctx, bastionBin, "-c", w.cfgPath, "replay", open.Fields["session_id"], "--follow")
+		watched := &lockedBuffer{}
+		follow.Stdout = watched
+		if err := follow.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer follow.Wait()
+		defer follow.Process.Kill()
+		io.WriteString(stdin, "echo live-$((40+3))\n")
+		for !strings.Contains(watched.String(), "live-43") {
+			if time.Now().After(deadline) {
+				t.Fatalf("replay --follow never showed the live output; it shows %q", watched.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		w.bastion.Process.Kill()
 		w.bastion.Wait()
 		w.bastion = nil
@@ -409,6 +461,24 @@ func TestRecordedSessions(t *testing.T) {
 		asciinemaCat(t, path, "")
 		mustContain(t, "audit verify", w.mustCLI("", "audit", "verify"), "intact")
 	})
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // SessionAge moves the clock back far enough that a session certificate

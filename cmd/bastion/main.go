@@ -36,6 +36,10 @@ const usage = `usage: bastion [-c FILE] VERB ...
         [--failed] [--json] [--follow]
                                 review the audit log
   audit verify                  check the audit log's hash chain
+  sessions [--user U] [--target T] [--since D] [--grep TEXT]
+                                list recorded sessions
+  replay ID [--speed N] [--idle-limit D] [--follow] [--text]
+                                play a recorded session (--text: plain transcript)
   ca show                       print the user CA's public key and the backend sshd setup
   target trust NAME [--fingerprint SHA256:...]
                                 pin a target's host key (asks to confirm without --fingerprint)
@@ -126,6 +130,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return caCmd(e, rest[1:])
 	case "target":
 		return targetCmd(e, rest[1:])
+	case "sessions":
+		return sessionsCmd(e, rest[1:])
+	case "replay":
+		return replayCmd(e, rest[1:])
 	}
 	return &exitError{code: 2, msg: fmt.Sprintf("unknown verb %q\n%s", rest[0], usage)}
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"slices"
 
+	"bastion/config"
 	"bastion/store"
 	"bastion/upstream"
 )
@@ -15,6 +17,7 @@ func sshConfig(e *env, args []string) error {
 	host := fs.String("host", "", "the bastion's DNS name or address")
 	port := fs.Int("port", 22, "the bastion's SSH port")
 	alias := fs.String("alias", "bastion", "the Host alias for the bastion")
+	certFile := fs.String("cert-file", "~/.ssh/id_ed25519-cert.pub", "where the user saves `ssh bastion cert` output")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -34,8 +37,20 @@ func sshConfig(e *env, args []string) error {
 	w := e.stdout
 	fmt.Fprintf(w, "# ~/.ssh/config entries for %s, made by `bastion ssh-config`\n", u.Name)
 	fmt.Fprintf(w, "Host %s\n    HostName %s\n    Port %d\n    User %s\n\n", *alias, *host, *port, u.Name)
-	for _, t := range upstream.Reachable(e.cfg.Targets, upstream.Identity{User: u.Name, Groups: u.Groups}) {
-		fmt.Fprintf(w, "Host %s\n    HostName %s\n    ProxyJump %s\n\n", t.Name, t.Name, *alias)
+	reachable := upstream.Reachable(e.cfg.Targets, upstream.Identity{User: u.Name, Groups: u.Groups})
+	if slices.ContainsFunc(reachable, func(t config.Target) bool { return len(t.Logins) > 0 && t.TargetMode() != config.ModeSession }) {
+		fmt.Fprintf(w, "# Backends that trust the bastion's CA need no authorized_keys entry: refresh the\n"+
+			"# certificate (valid %s) with:  ssh %s cert > %s\n\n", e.cfg.CertTTLFor(u.Groups), *alias, *certFile)
+	}
+	for _, t := range reachable {
+		switch {
+		case t.TargetMode() == config.ModeSession:
+			fmt.Fprintf(w, "# %s: recorded sessions only:  ssh -t %s %s\n\n", t.Name, *alias, t.Name)
+		case len(t.Logins) > 0:
+			fmt.Fprintf(w, "Host %s\n    HostName %s\n    User %s\n    ProxyJump %s\n    CertificateFile %s\n\n", t.Name, t.Name, t.Logins[0], *alias, *certFile)
+		default:
+			fmt.Fprintf(w, "Host %s\n    HostName %s\n    ProxyJump %s\n\n", t.Name, t.Name, *alias)
+		}
 	}
 	return nil
 }
