@@ -43,6 +43,9 @@ type chain struct {
 	records  int
 	open     *Damage // a break not (yet) sealed
 	sealed   []Damage
+	first    *Record // the first record accepted
+	pruned   *Record // the last audit.pruned record accepted
+	firstAt  position
 }
 
 // feed takes the next line of the log.
@@ -75,7 +78,7 @@ func (c *chain) feed(at position, line []byte, lineErr error) {
 			d.SHA256, d.SealSeq = r.Fields["sha256"], r.Seq
 			c.sealed = append(c.sealed, d)
 			c.open = nil
-			c.accept(r)
+			c.accept(r, at)
 		}
 		return // inside the damaged stretch
 	}
@@ -83,12 +86,28 @@ func (c *chain) feed(at position, line []byte, lineErr error) {
 		c.open = &Damage{File: at.file, Line: at.line, Offset: at.off, Seq: seq, Reason: err.Error()}
 		return
 	}
-	c.accept(r)
+	c.accept(r, at)
 }
 
-func (c *chain) accept(r Record) {
+func (c *chain) accept(r Record, at position) {
+	if c.first == nil {
+		c.first, c.firstAt = &r, at
+	}
+	if r.Type == TypePruned {
+		c.pruned = &r
+	}
 	c.tip, c.anchored = chainTip{Seq: r.Seq, Hash: r.Hash}, true
 	c.records++
+}
+
+// startAccounted reports whether the log starts where it should: at seq 1,
+// or where the last audit.pruned record says retention left it.
+func (c *chain) startAccounted() bool {
+	if c.first == nil || c.first.Seq == 1 && c.first.Prev == zeroHash {
+		return true
+	}
+	p := c.pruned
+	return p != nil && p.Fields["now_first_seq"] == strconv.FormatUint(c.first.Seq, 10) && p.Fields["now_first_prev"] == c.first.Prev
 }
 
 // seals reports whether r, found at at, is the audit.recovered record for d:

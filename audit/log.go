@@ -40,9 +40,21 @@ type Options struct {
 	// Now supplies record times. Nil means time.Now.
 	Now func() time.Time
 	// Warn, if set, is told about what an operator must know but that does
-	// not fail the append: a damaged tail that was sealed. The package
-	// never logs by itself.
+	// not fail the append: a damaged tail that was sealed, files pruned,
+	// a disk running low. The package never logs by itself.
 	Warn func(msg string, args ...any)
+	// RetainAge and RetainSize bound the rotated files kept: at each
+	// rotation (and at Open) the oldest rotated files are deleted while one
+	// is older than RetainAge or all of them together exceed RetainSize
+	// bytes; the newest rotated file is always kept. Each deletion is
+	// recorded as an audit.pruned record. Zero means no bound.
+	RetainAge  time.Duration
+	RetainSize int64
+	// DiskWarn: when the file system holding the log has fewer free bytes
+	// than this after an append, Stats reports LowDisk and Warn is called
+	// (at most every 10 minutes), well before a full disk refuses logins.
+	// Zero never warns.
+	DiskWarn int64
 }
 
 // Log appends records to the audit log at one path. It is safe for
@@ -50,6 +62,8 @@ type Options struct {
 type Log struct {
 	path string
 	opt  Options
+
+	stats stats // counters a metric can read; see Stats
 
 	mu   sync.Mutex // serializes appends within the process; guards below
 	lock *os.File   // sidecar lock file, flocked around each append; nil once closed
@@ -79,11 +93,32 @@ func Open(path string, opt Options) (*Log, error) {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
 	l := &Log{path: path, opt: opt, lock: lock}
-	if err := l.locked(l.openActive); err != nil {
+	if err := l.locked(l.openAndPrune); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
 	return l, nil
+}
+
+// openAndPrune opens the active file and applies retention, so a log that
+// rarely rotates still drops files past RetainAge. Caller holds the lock.
+func (l *Log) openAndPrune() error {
+	if err := l.openActive(); err != nil {
+		return err
+	}
+	if l.opt.RetainAge <= 0 && l.opt.RetainSize <= 0 {
+		return nil
+	}
+	size, tip, err := l.tail()
+	if err != nil {
+		return nil // a damaged tail is sealed by the next Append, which prunes later
+	}
+	pruned, err := l.prune()
+	if err != nil || pruned == nil {
+		return err
+	}
+	_, _, err = l.writeEvent(*pruned, size, tip)
+	return err
 }
 
 // Append adds e to the log. It returns only after the record is written and
@@ -147,19 +182,45 @@ func (l *Log) appendLocked(e Event) error {
 	if err != nil {
 		return err
 	}
-	r := Record{Seq: tip.Seq + 1, Time: l.opt.Now().UTC(), Prev: tip.Hash, Event: e}
-	r.Hash = hashOf(r)
-	line := encodeLine(r)
-	if len(line) > maxLineSize+1 {
-		return fmt.Errorf("record of %d bytes exceeds the 1 MiB limit", len(line))
-	}
+	line := l.encode(e, tip)
 	if l.opt.MaxSize > 0 && size > 0 && size+int64(len(line)) > l.opt.MaxSize {
 		if err := l.rotate(); err != nil {
 			return err
 		}
 		size = 0
+		if pruned, err := l.prune(); err != nil {
+			return err
+		} else if pruned != nil {
+			if size, tip, err = l.writeEvent(*pruned, size, tip); err != nil {
+				return err
+			}
+			line = l.encode(e, tip)
+		}
 	}
-	return l.write(line, size)
+	if err := l.write(line, size); err != nil {
+		return err
+	}
+	l.checkDisk()
+	return nil
+}
+
+// encode returns the stored line of e chained onto tip.
+func (l *Log) encode(e Event, tip chainTip) []byte {
+	r := Record{Seq: tip.Seq + 1, Time: l.opt.Now().UTC(), Prev: tip.Hash, Event: e}
+	r.Hash = hashOf(r)
+	return encodeLine(r)
+}
+
+// writeEvent chains e (already sanitized) onto tip, writes it and returns
+// the new size and tip.
+func (l *Log) writeEvent(e Event, size int64, tip chainTip) (int64, chainTip, error) {
+	r := Record{Seq: tip.Seq + 1, Time: l.opt.Now().UTC(), Prev: tip.Hash, Event: e}
+	r.Hash = hashOf(r)
+	line := encodeLine(r)
+	if err := l.write(line, size); err != nil {
+		return 0, chainTip{}, err
+	}
+	return size + int64(len(line)), chainTip{Seq: r.Seq, Hash: r.Hash}, nil
 }
 
 // write appends line to the active file (size bytes long) and fsyncs it.
@@ -174,6 +235,8 @@ func (l *Log) write(line []byte, size int64) error {
 	if err := syncFile(l.f); err != nil {
 		return fmt.Errorf("fsync: %w", err)
 	}
+	l.stats.appends.Add(1)
+	l.stats.bytes.Add(uint64(len(line)))
 	return nil
 }
 

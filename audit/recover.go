@@ -75,6 +75,7 @@ func (l *Log) seal(cause error) (int64, chainTip, error) {
 	if err := l.write(line, size); err != nil {
 		return 0, chainTip{}, err
 	}
+	l.stats.sealed.Add(1)
 	if l.opt.Warn != nil {
 		l.opt.Warn("audit log: sealed a damaged tail and continued the chain; run `bastion audit verify`",
 			"file", damaged, "offset", d.Offset, "length", length, "sha256", sum, "reason", d.Reason, "seq", r.Seq)

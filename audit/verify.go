@@ -28,6 +28,9 @@ type VerifyResult struct {
 	BreakSeq uint64
 	// Reason says what is wrong at the break.
 	Reason string
+	// PrunedBefore is the first seq kept when retention deleted the oldest
+	// files (an audit.pruned record accounts for them); 0 if none were.
+	PrunedBefore uint64
 	// Sealed lists the damaged stretches the writer skipped and sealed, in
 	// log order. The chain continues intact after each.
 	Sealed []Damage
@@ -45,13 +48,25 @@ type position struct {
 // record that is not sealed, and every sealed damaged stretch, in the result;
 // the error is only for a log it could not read.
 func Verify(path string) (VerifyResult, error) {
-	c := &chain{tip: chainTip{Hash: zeroHash}, anchored: true}
+	// Unanchored: the log may start after seq 1 when retention pruned it;
+	// startAccounted checks that an audit.pruned record says so.
+	c := &chain{tip: chainTip{Hash: zeroHash}}
 	if err := walk(path, c.feed); err != nil {
 		return VerifyResult{}, fmt.Errorf("audit: verify %s: %w", path, err)
 	}
 	res := VerifyResult{Records: c.records, Sealed: c.sealed, OK: c.open == nil}
 	if d := c.open; d != nil {
 		res.BreakFile, res.BreakLine, res.BreakSeq, res.Reason = d.File, d.Line, d.Seq, d.Reason
+	}
+	if c.first != nil && (c.first.Seq != 1 || c.first.Prev != zeroHash) {
+		if !c.startAccounted() {
+			res.OK = false
+			res.BreakFile, res.BreakLine, res.BreakSeq = c.firstAt.file, c.firstAt.line, c.first.Seq
+			res.Reason = fmt.Sprintf("the log starts at seq %d and no audit.pruned record accounts for the records before it: they were deleted", c.first.Seq)
+			res.Records = 0
+		} else {
+			res.PrunedBefore = c.first.Seq
+		}
 	}
 	return res, nil
 }

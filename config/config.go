@@ -32,6 +32,9 @@ type Config struct {
 	AuditLog       string        `koanf:"audit_log"`
 	AuditOnFailure string        `koanf:"audit_on_failure"`
 	AuditMaxSize   int64         `koanf:"audit_max_size"`
+	AuditKeepAge   time.Duration `koanf:"audit_retain_age"`
+	AuditKeepSize  int64         `koanf:"audit_retain_size"`
+	AuditDiskWarn  int64         `koanf:"audit_disk_warn"`
 	LogLevel       string        `koanf:"log_level"`
 	Auth           Auth          `koanf:"auth"`
 	Argon2         Argon2        `koanf:"argon2"`
@@ -143,6 +146,9 @@ func Default() Config {
 		AuditLog:       "state/audit.log",
 		AuditOnFailure: "refuse",
 		AuditMaxSize:   100 << 20,
+		AuditKeepAge:   365 * 24 * time.Hour,
+		AuditKeepSize:  2 << 30,
+		AuditDiskWarn:  512 << 20,
 		LogLevel:       "info",
 		ShutdownGrace:  30 * time.Second,
 		Auth: Auth{
@@ -340,6 +346,15 @@ func (c *Config) Validate() error {
 	}
 	if c.AuditMaxSize < 0 {
 		return bad("audit_max_size", "must be >= 0")
+	}
+	if c.AuditKeepAge < 0 {
+		return bad("audit_retain_age", "must be >= 0 (0 = keep rotated files of any age)")
+	}
+	if c.AuditKeepSize < 0 {
+		return bad("audit_retain_size", "must be >= 0 (0 = no size bound)")
+	}
+	if c.AuditDiskWarn < 0 {
+		return bad("audit_disk_warn", "must be >= 0 (0 = never warn)")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

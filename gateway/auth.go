@@ -52,6 +52,9 @@ type authFlow struct {
 	// hangUp closes the connection: a client whose version string or
 	// user name is refused gets no further auth round.
 	hangUp func()
+	// preauth bounds the audit records of this connection until the
+	// client proved it holds a user's key.
+	preauth *audit.ConnThrottle
 
 	mu       sync.Mutex
 	pre      ssh.ServerPreAuthConn
@@ -59,6 +62,7 @@ type authFlow struct {
 	lastErr  error
 	user     string // the name the client asked for, cleaned (not an identity)
 	refused  error  // why the connection was refused before authentication
+	keyed    bool   // the client proved it holds one of the user's keys
 }
 
 func (f *authFlow) serverConfig() *ssh.ServerConfig {
@@ -75,7 +79,7 @@ func (f *authFlow) serverConfig() *ssh.ServerConfig {
 			f.pre = p
 			f.mu.Unlock()
 			if err := untrusted.ClientVersion(string(p.ClientVersion())); err != nil {
-				f.refuse(err)
+				f.refuse("refused_client_version", err)
 			}
 		},
 	}
@@ -125,16 +129,41 @@ func keyAllowed(lines []string, key ssh.PublicKey, addr netip.Addr, now time.Tim
 // refuse ends the connection before authentication: the client sent a
 // version string or user name we do not take (see package untrusted). It is
 // counted, not audited line by line, so it cannot fill the disk.
-func (f *authFlow) refuse(err error) {
+func (f *authFlow) refuse(class string, err error) {
 	f.mu.Lock()
 	first := f.refused == nil
 	if first {
 		f.refused, f.lastErr = err, err
 	}
 	f.mu.Unlock()
-	if first && f.hangUp != nil {
+	if !first {
+		return
+	}
+	if f.preauth != nil {
+		f.preauth.Count(class)
+	}
+	if f.hangUp != nil {
 		f.hangUp()
 	}
+}
+
+func (f *authFlow) wasRefused() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refused != nil
+}
+
+// audit records e: within the connection's and source's budget while the
+// client has not proved a key (anyone can cause those records), in full
+// once it has.
+func (f *authFlow) audit(e audit.Event) error {
+	f.mu.Lock()
+	keyed := f.keyed
+	f.mu.Unlock()
+	if keyed || f.preauth == nil {
+		return f.srv.audit(e)
+	}
+	return f.preauth.Append(e)
 }
 
 // queryKey answers key queries and pre-checks keys. It decides nothing about
@@ -142,7 +171,7 @@ func (f *authFlow) refuse(err error) {
 // yet proven.
 func (f *authFlow) queryKey(conn ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 	if err := untrusted.UserName(conn.User()); err != nil {
-		f.refuse(err)
+		f.refuse("refused_user_name", err)
 		return nil, err
 	}
 	f.mu.Lock()
@@ -152,7 +181,7 @@ func (f *authFlow) queryKey(conn ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Perm
 	if first {
 		// Recorded once the client reached authentication (after admission
 		// control), so a flood of silent connections cannot fill the disk.
-		f.srv.audit(f.event(audit.Event{Type: "conn.accept", User: conn.User(),
+		f.audit(f.event(audit.Event{Type: "conn.accept", User: conn.User(),
 			Fields: map[string]string{"client_version": untrusted.Text(string(conn.ClientVersion()), untrusted.MaxClientVersion)}}))
 	}
 	if err := f.authorizedKey(conn.User(), key); err != nil {
@@ -170,6 +199,9 @@ func (f *authFlow) verifiedKey(conn ssh.ConnMetadata, key ssh.PublicKey, _ *ssh.
 		return nil, err
 	}
 	fp := ssh.FingerprintSHA256(key)
+	f.mu.Lock()
+	f.keyed = true
+	f.mu.Unlock()
 	f.srv.audit(f.event(audit.Event{Type: "auth.publickey", User: user, Result: "ok", Fields: map[string]string{"fingerprint": fp}}))
 	return nil, &ssh.PartialSuccessError{Next: ssh.ServerAuthCallbacks{
 		KeyboardInteractiveCallback: func(conn ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {

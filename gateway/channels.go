@@ -41,6 +41,23 @@ type conn struct {
 	wg     sync.WaitGroup
 	active atomic.Int64             // unix nanoseconds of the last byte moved
 	groups atomic.Pointer[[]string] // from the last revocation check (revoke.go)
+	// refusals rate-limits the jump.refused records this connection can
+	// cause; the rest are counted in its conn.close record.
+	refusals *audit.Budget
+}
+
+// Refused jumps recorded per connection: a burst, then one per interval.
+const (
+	refusedJumpBurst = 10
+	refusedJumpEvery = time.Minute
+)
+
+// auditRefusal records (and logs) a refused jump within the connection's budget.
+func (c *conn) auditRefusal(e audit.Event) {
+	if c.refusals == nil || c.refusals.Allow() {
+		c.srv.audit(c.event(e))
+		c.log.Info("jump refused", "target", e.Target, "requested", e.Fields["requested"], "reason", e.Fields["reason"])
+	}
 }
 
 func (c *conn) touch() { c.active.Store(time.Now().UnixNano()) }
@@ -129,19 +146,18 @@ func (c *conn) jump(nch ssh.NewChannel) {
 	cfg := c.srv.cfg()
 	t, err := upstream.Resolve(cfg.Targets, upstream.Identity{User: c.id.User, Groups: c.currentGroups()}, req.Host, req.Port)
 	if err != nil {
-		c.srv.audit(c.event(audit.Event{Type: "jump.refused", Result: "fail", Target: host, Fields: map[string]string{"requested": dest}}))
-		c.log.Info("jump refused", "requested", dest)
+		c.auditRefusal(audit.Event{Type: "jump.refused", Result: "fail", Target: host, Fields: map[string]string{"requested": dest}})
 		nch.Reject(ssh.Prohibited, fmt.Sprintf("no target %q that you may use; run `ssh %s@<bastion>` to list yours", dest, c.id.User))
 		return
 	}
 	if t.TargetMode() == config.ModeSession {
-		c.srv.audit(c.event(audit.Event{Type: "jump.refused", Result: "fail", Target: t.Name, Fields: map[string]string{"reason": "target requires recorded sessions"}}))
+		c.auditRefusal(audit.Event{Type: "jump.refused", Result: "fail", Target: t.Name, Fields: map[string]string{"reason": "target requires recorded sessions"}})
 		nch.Reject(ssh.Prohibited, fmt.Sprintf("%s allows only recorded sessions: use `ssh -t %s@<bastion> %s` (or add a command)", t.Name, c.id.User, t.Name))
 		return
 	}
 	releaseJump, ok := c.srv.acquireJump(c.id.User)
 	if !ok {
-		c.srv.audit(c.event(audit.Event{Type: "jump.refused", Result: "fail", Target: t.Name, Fields: map[string]string{"reason": "too many open jumps"}}))
+		c.auditRefusal(audit.Event{Type: "jump.refused", Result: "fail", Target: t.Name, Fields: map[string]string{"reason": "too many open jumps"}})
 		nch.Reject(ssh.ResourceShortage, fmt.Sprintf("too many open jumps for %s (max %d)", c.id.User, cfg.Session.MaxJumpsPerUser))
 		return
 	}

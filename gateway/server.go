@@ -64,6 +64,9 @@ type Server struct {
 	metrics  Metrics
 
 	limiter atomic.Pointer[limits.Limiter]
+	// throttle bounds what unauthenticated clients can make the audit log
+	// write, and counts the rest into preauth.summary records.
+	throttle *audit.Throttle
 
 	// connsCtx is the parent of every connection; cancelled with a cause
 	// when the shutdown grace runs out.
@@ -89,6 +92,7 @@ func New(o Options) *Server {
 	if s.metrics = o.Metrics; s.metrics == nil {
 		s.metrics = noMetrics{}
 	}
+	s.throttle = audit.NewThrottle(s.audit, audit.ThrottleOptions{})
 	s.SetConfig(o.Config)
 	return s
 }
@@ -127,6 +131,12 @@ func (s *Server) audit(e audit.Event) error {
 // open connections drain for shutdown_grace, and closes what is left, with
 // ErrShutdown as the recorded reason.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	summaryCtx, stopSummaries := context.WithCancel(context.Background())
+	summariesDone := make(chan struct{})
+	go func() {
+		defer close(summariesDone)
+		s.throttle.Run(summaryCtx)
+	}()
 	go func() {
 		<-ctx.Done()
 		ln.Close()
@@ -142,6 +152,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				break
 			}
 			if errors.Is(err, net.ErrClosed) {
+				stopSummaries()
+				<-summariesDone
 				return err
 			}
 			// EMFILE, ENFILE, ECONNABORTED...: keep serving the open
@@ -158,7 +170,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			s.handleConn(s.connsCtx, nc)
 		}()
 	}
-	return s.drain()
+	err := s.drain()
+	stopSummaries()
+	<-summariesDone // the last preauth.summary is written
+	return err
 }
 
 func (s *Server) drain() error {
@@ -213,6 +228,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	if err != nil {
 		log.Info("bad PROXY header from a trusted proxy", "err", untrusted.Text(err.Error(), untrusted.MaxText))
 		s.metrics.Refused(err)
+		s.throttle.Count(addrPort(nc.RemoteAddr()).Addr().String(), "refused_proxy_header")
 		return
 	}
 	log = log.With("client", src.String())
@@ -222,9 +238,11 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	if err != nil {
 		log.Debug("connection refused before authentication", "reason", err)
 		s.metrics.Refused(err)
+		s.throttle.Count(src.Addr().String(), "refused_admission")
 		return
 	}
-	flow := &authFlow{srv: s, connID: connID, source: src.String(), addr: src.Addr(), hangUp: func() { nc.Close() }}
+	flow := &authFlow{srv: s, connID: connID, source: src.String(), addr: src.Addr(), hangUp: func() { nc.Close() },
+		preauth: s.throttle.Conn(src.Addr().String())}
 	sconn, chans, reqs, err := ssh.NewServerConn(nc, flow.serverConfig())
 	release()
 	if err != nil {
@@ -234,12 +252,12 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 		}
 		user, reason := flow.outcome(err)
 		log.Info("login failed", "user", user, "reason", reason)
-		if flow.tried() {
-			s.audit(flow.event(audit.Event{Type: "conn.denied", User: user, Result: "fail", Fields: map[string]string{"reason": reason}}))
+		if flow.tried() && !flow.wasRefused() { // refusals are counted, not written
+			flow.audit(flow.event(audit.Event{Type: "conn.denied", User: user, Result: "fail", Fields: map[string]string{"reason": reason}}))
 		}
 		if penalty > 0 {
 			log.Warn("source penalised", "penalty", penalty)
-			s.audit(flow.event(audit.Event{Type: "source.penalty", Result: "fail", Fields: map[string]string{"penalty": penalty.String()}}))
+			flow.audit(flow.event(audit.Event{Type: "source.penalty", Result: "fail", Fields: map[string]string{"penalty": penalty.String()}}))
 		}
 		return
 	}
@@ -264,7 +282,8 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	}
 	context.AfterFunc(connCtx, func() { sconn.Close() })
 	go keepalive(connCtx, sconn, cfg.Session, cancel)
-	c := &conn{srv: s, id: id, connID: connID, source: flow.source, addr: flow.addr, sconn: sconn, log: log, ctx: connCtx, cancel: cancel}
+	c := &conn{srv: s, id: id, connID: connID, source: flow.source, addr: flow.addr, sconn: sconn, log: log, ctx: connCtx, cancel: cancel,
+		refusals: audit.NewBudget(refusedJumpBurst, refusedJumpEvery, nil)}
 	defer s.track(c)()
 	c.touch()
 	if idle := cfg.Session.IdleTimeout; idle > 0 {
@@ -276,6 +295,9 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	f := map[string]string{}
 	if cause := context.Cause(connCtx); cause != nil && !errors.Is(cause, context.Canceled) {
 		f["reason"] = cause.Error()
+	}
+	if n := c.refusals.Skipped(); n > 0 {
+		f["jumps_refused_unrecorded"] = fmt.Sprint(n)
 	}
 	s.audit(flow.event(audit.Event{Type: "conn.close", User: id.User, Fields: f}))
 }

@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,4 +109,62 @@ func TestHostileStringsKeepTheAuditLog(t *testing.T) {
 	if strings.Contains(string(data), `\ufffd`) || strings.Contains(string(data), "\x01\x01") {
 		t.Fatal("an unclean string reached the audit log")
 	}
+}
+
+// Issue 9, finding 2: 20 connections from 20 addresses, each asking for a
+// 170 KiB user name of control bytes (then 20 asking for "root" with a key
+// nobody has), add at most a few KiB each to the audit log.
+func TestUnauthenticatedFloodBoundsTheAuditLog(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	w.start()
+	ann := w.newClient("ann")
+	log := filepath.Join(w.dir, "state", "audit.log")
+	size := func() int64 {
+		st, err := os.Stat(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	flood := func(user string) {
+		t.Helper()
+		for i := range 20 {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(i+1))}, Timeout: 20 * time.Second}
+			nc, err := d.Dial("tcp", w.bastionAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := ann.xclient(user, "")
+			if c, _, _, err := ssh.NewClientConn(nc, w.bastionAddr, cfg); err == nil {
+				c.Close()
+				t.Fatalf("login as %.10q succeeded", user)
+			}
+			nc.Close()
+		}
+	}
+
+	before, logBefore := size(), w.serverLog.Len()
+	flood(strings.Repeat("\x01", 170<<10))
+	w.stop() // writes the last preauth.summary
+	huge := size() - before
+	t.Logf("170 KiB user names: %d audit bytes per connection (issue: ~2 MiB), %d server log bytes per connection",
+		huge/20, (w.serverLog.Len()-logBefore)/20)
+	if huge/20 > 2<<10 {
+		t.Fatalf("each connection added %d bytes to the audit log", huge/20)
+	}
+	sums := w.auditRecords("--type", "preauth.summary")
+	if len(sums) != 1 || sums[0].Fields["refused_user_name"] != "20" || sums[0].Fields["sources"] != "20" {
+		t.Fatalf("preauth.summary records: %+v", sums)
+	}
+
+	w.start()
+	before = size()
+	flood("root")
+	w.stop()
+	root := size() - before
+	t.Logf("unknown user with a key: %d audit bytes per connection", root/20)
+	if root/20 > 4<<10 {
+		t.Fatalf("each connection added %d bytes to the audit log", root/20)
+	}
+	mustContain(t, "verify", w.mustCLI("", "audit", "verify"), "intact")
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"bastion/audit"
+	"bastion/config"
 )
 
 func auditCmd(e *env, args []string) error {
@@ -34,6 +35,9 @@ func auditCmd(e *env, args []string) error {
 		}
 		if len(res.Sealed) > 0 {
 			return &exitError{code: 1, msg: fmt.Sprintf("audit log chain continues, %d records, but %d damaged stretch(es) were skipped (above)", res.Records, len(res.Sealed))}
+		}
+		if res.PrunedBefore > 0 {
+			fmt.Fprintf(e.stdout, "records before seq %d were deleted by retention (audit.pruned)\n", res.PrunedBefore)
 		}
 		fmt.Fprintf(e.stdout, "audit log intact: %d records\n", res.Records)
 		return nil
@@ -112,4 +116,11 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Parse(time.RFC3339, s)
+}
+
+// auditOptions are the audit.Log options the config sets; warn gets what an
+// operator must hear about (sealed damage, pruned files, low disk).
+func auditOptions(c *config.Config, warn func(string, ...any)) audit.Options {
+	return audit.Options{MaxSize: c.AuditMaxSize, RetainAge: c.AuditKeepAge, RetainSize: c.AuditKeepSize,
+		DiskWarn: c.AuditDiskWarn, Warn: warn}
 }

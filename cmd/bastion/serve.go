@@ -36,7 +36,7 @@ func serve(e *env) error {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
 	defer st.Close()
-	alog, err := audit.Open(e.cfg.AuditLog, audit.Options{MaxSize: e.cfg.AuditMaxSize, Warn: log.Warn})
+	alog, err := audit.Open(e.cfg.AuditLog, auditOptions(e.cfg, log.Warn))
 	if err != nil {
 		return fmt.Errorf("refusing to start: audit log: %w", err)
 	}

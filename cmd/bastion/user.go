@@ -162,7 +162,7 @@ func adminAudit(e *env, typ, name string, fields map[string]string) error {
 		fields = map[string]string{}
 	}
 	fields["os_user"] = osUser()
-	alog, err := audit.Open(e.cfg.AuditLog, audit.Options{MaxSize: e.cfg.AuditMaxSize})
+	alog, err := audit.Open(e.cfg.AuditLog, auditOptions(e.cfg, nil))
 	if err == nil {
 		err = alog.Append(audit.Event{Type: typ, User: name, Result: "ok", Fields: fields})
 		alog.Close()
