@@ -380,6 +380,12 @@ func (c *conn) menu() string {
 	}
 	fmt.Fprintf(&b, "\nUse one with:   ssh -J %s@<this host> root@%s\n", c.id.User, targets[0].Name)
 	b.WriteString("Or ask an administrator for `bastion ssh-config " + c.id.User + "` and paste it into ~/.ssh/config.\n")
+	for _, t := range targets {
+		if len(t.Logins) > 0 && t.TargetMode() != config.ModeJump {
+			fmt.Fprintf(&b, "Recorded session: ssh -t %s@<this host> %s   (or: ssh %s@<this host> %s@%s COMMAND)\n", c.id.User, t.Name, c.id.User, t.Logins[0], t.Name)
+			break
+		}
+	}
 	return b.String()
 }
 

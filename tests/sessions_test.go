@@ -273,6 +273,9 @@ func TestRecordedSessions(t *testing.T) {
 			t.Fatalf("replay of an altered recording: %v\n%s", err, out)
 		}
 		os.WriteFile(path, raw, 0o600)
+		alice.answerGood()
+		menu, _, _ := alice.sshSplit("", alice.bastionArgs()...)
+		mustContain(t, "menu", menu, "Recorded session: ssh -t alice@<this host> rec")
 		cfg := w.mustCLI("", "ssh-config", "alice", "--host", "127.0.0.1")
 		mustContain(t, "ssh-config", cfg, "CertificateFile ~/.ssh/id_ed25519-cert.pub", "ssh bastion cert", "recorded sessions only:  ssh -t bastion prod")
 	})
