@@ -38,6 +38,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzReader -fuzztime=$(FUZZTIME) ./recording/
 	$(GO) test -run=NONE -fuzz=FuzzParseCommand -fuzztime=$(FUZZTIME) ./session/
 	$(GO) test -run=NONE -fuzz=FuzzLine -fuzztime=$(FUZZTIME) ./authkeys/
+	$(GO) test -run=NONE -fuzz=FuzzPeekVersion -fuzztime=$(FUZZTIME) ./gateway/
 
 bench: build
 	bash bench/run.sh

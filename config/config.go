@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/knadh/koanf/parsers/toml/v2"
 	"github.com/knadh/koanf/providers/rawbytes"
 	"github.com/knadh/koanf/v2"
+	"golang.org/x/crypto/ssh"
 )
 
 // Config is the whole configuration. Every key is documented in config.toml.example.
@@ -41,6 +43,7 @@ type Config struct {
 	Enroll         Enroll        `koanf:"enroll"`
 	Upstream       Upstream      `koanf:"upstream"`
 	Limits         Limits        `koanf:"limits"`
+	SSH            SSH           `koanf:"ssh"`
 	Session        Session       `koanf:"session"`
 	Metrics        Metrics       `koanf:"metrics"`
 	CA             CA            `koanf:"ca"`
@@ -87,6 +90,19 @@ type Limits struct {
 	PenaltyForget    time.Duration `koanf:"penalty_forget"`
 	Exempt           []string      `koanf:"exempt"`
 	TrustedProxies   []string      `koanf:"trusted_proxies"`
+}
+
+// SSH holds the transport algorithms offered to clients.
+type SSH struct {
+	// CiphersOpenSSH are offered to OpenSSH 6.2+ clients, recognised by the
+	// identification line they send before the key exchange.
+	CiphersOpenSSH []string `koanf:"ciphers_openssh"`
+	// Ciphers are offered to every other client, and to one whose line did
+	// not arrive within ClientVersionWait.
+	Ciphers []string `koanf:"ciphers"`
+	// ClientVersionWait bounds the wait for the client's line; 0 = do not wait
+	// (everyone gets Ciphers).
+	ClientVersionWait time.Duration `koanf:"client_version_wait"`
 }
 
 // Session holds the limits of authenticated connections.
@@ -179,6 +195,13 @@ func Default() Config {
 			PenaltyForget:    time.Hour,
 			Exempt:           []string{},
 			TrustedProxies:   []string{},
+		},
+		SSH: SSH{
+			// OpenSSH clients take chacha20 or aes-ctr first whenever they are
+			// offered, and x/crypto runs both far slower than AES-GCM.
+			CiphersOpenSSH:    []string{ssh.CipherAES128GCM, ssh.CipherAES256GCM},
+			Ciphers:           []string{ssh.CipherAES128GCM, ssh.CipherAES256GCM, ssh.CipherChaCha20Poly1305, ssh.CipherAES128CTR, ssh.CipherAES192CTR, ssh.CipherAES256CTR},
+			ClientVersionWait: time.Second,
 		},
 		Session: Session{
 			KeepaliveInterval: 15 * time.Second,
@@ -409,6 +432,9 @@ func (c *Config) Validate() error {
 	if _, err := parsePrefixes("limits.trusted_proxies", c.Limits.TrustedProxies); err != nil {
 		return err
 	}
+	if err := c.SSH.validate(); err != nil {
+		return err
+	}
 	ses := c.Session
 	switch {
 	case ses.KeepaliveInterval < 0:
@@ -449,6 +475,23 @@ func (c *Config) Validate() error {
 		}
 	}
 	return c.validateSessions()
+}
+
+func (s SSH) validate() error {
+	for key, list := range map[string][]string{"ssh.ciphers": s.Ciphers, "ssh.ciphers_openssh": s.CiphersOpenSSH} {
+		if len(list) == 0 {
+			return fmt.Errorf("key %s: must not be empty", key)
+		}
+		for _, c := range list {
+			if !slices.Contains(ssh.SupportedAlgorithms().Ciphers, c) {
+				return fmt.Errorf("key %s: %q is not one of %v", key, c, ssh.SupportedAlgorithms().Ciphers)
+			}
+		}
+	}
+	if s.ClientVersionWait < 0 || s.ClientVersionWait > 10*time.Second {
+		return fmt.Errorf("key ssh.client_version_wait: must be 0s..10s")
+	}
+	return nil
 }
 
 // ErrNoConfig is returned by Find when neither candidate exists.

@@ -58,6 +58,10 @@ users = ["alice"]
 	if len(cfg.Targets) != 1 || cfg.Targets[0].Users[0] != "alice" {
 		t.Errorf("targets = %+v", cfg.Targets)
 	}
+	cfg, err = Parse([]byte("[ssh]\nciphers = [\"aes256-ctr\"]\n"))
+	if err != nil || len(cfg.SSH.Ciphers) != 1 || cfg.SSH.Ciphers[0] != "aes256-ctr" {
+		t.Errorf("[ssh] ciphers: %v, %v; want exactly [aes256-ctr]", cfg, err)
+	}
 }
 
 func TestParseRejects(t *testing.T) {
@@ -78,6 +82,9 @@ func TestParseRejects(t *testing.T) {
 		{"negative shutdown_grace", `shutdown_grace = "-1s"`, "shutdown_grace"},
 		{"zero login_grace_time", "[auth]\nlogin_grace_time = \"0s\"", "auth.login_grace_time"},
 		{"totp_window too big", "[auth]\ntotp_window = 11", "auth.totp_window"},
+		{"unknown cipher", "[ssh]\nciphers = [\"aes128-gcm@openssh.com\", \"3des-cbc\"]", "ssh.ciphers"},
+		{"no OpenSSH cipher", "[ssh]\nciphers_openssh = []", "ssh.ciphers_openssh"},
+		{"version wait too long", "[ssh]\nclient_version_wait = \"1m\"", "ssh.client_version_wait"},
 		{"bad duration unit", "[auth]\nlockout_time = \"5 minutes\"", "auth.lockout_time"},
 		{"bare number duration", "[auth]\nlockout_time = 300", "auth.lockout_time"},
 		{"string for int", "[auth]\nlockout_after = \"three\"", "auth.lockout_after"},

@@ -223,7 +223,8 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 
 	cfg := s.cfg()
 	// The grace deadline covers the PROXY header, banner, kex and all auth rounds.
-	nc.SetDeadline(time.Now().Add(cfg.Auth.LoginGraceTime))
+	graceEnd := time.Now().Add(cfg.Auth.LoginGraceTime)
+	nc.SetDeadline(graceEnd)
 	src, err := limits.SourceAddr(addrPort(nc.RemoteAddr()), nc, cfg.TrustedProxies())
 	if err != nil {
 		log.Info("bad PROXY header from a trusted proxy", "err", untrusted.Text(err.Error(), untrusted.MaxText))
@@ -241,9 +242,14 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 		s.throttle.Count(src.Addr().String(), "refused_admission")
 		return
 	}
+	version, rc, err := peekVersion(nc, cfg.SSH.ClientVersionWait, graceEnd)
+	if err != nil {
+		log.Debug("connection closed before its identification line", "err", err)
+		return
+	}
 	flow := &authFlow{srv: s, connID: connID, source: src.String(), addr: src.Addr(), hangUp: func() { nc.Close() },
 		preauth: s.throttle.Conn(src.Addr().String())}
-	sconn, chans, reqs, err := ssh.NewServerConn(nc, flow.serverConfig())
+	sconn, chans, reqs, err := ssh.NewServerConn(rc, flow.serverConfig(ciphersFor(version, cfg.SSH)))
 	release()
 	if err != nil {
 		var penalty time.Duration
@@ -271,7 +277,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 		return
 	}
 	log = log.With("user", id.User)
-	log.Info("login", "key_fp", id.KeyFP)
+	log.Info("login", "key_fp", id.KeyFP, "cipher", negotiatedCipher(sconn))
 
 	connCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
