@@ -146,6 +146,7 @@ type JumpRequest struct {
 	Principals []string // the logins of the targets the user may reach
 	TTL        time.Duration
 	Sources    []string // source-address; empty means none
+	NoPTY      bool     // leave out permit-pty (the key line says no-pty)
 }
 
 // JumpCert issues a certificate for `ssh -J` logins to backends.
@@ -161,6 +162,9 @@ func (c *CA) JumpCert(r JumpRequest) (*ssh.Certificate, error) {
 		CriticalOptions: map[string]string{},
 		// What an interactive login needs; no forwarding of any kind.
 		Extensions: map[string]string{"permit-pty": ""},
+	}
+	if r.NoPTY {
+		delete(perms.Extensions, "permit-pty")
 	}
 	if len(r.Sources) > 0 {
 		perms.CriticalOptions["source-address"] = strings.Join(r.Sources, ",")

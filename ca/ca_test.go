@@ -118,6 +118,13 @@ func TestJumpCertFields(t *testing.T) {
 	if !bytes.Equal(cert.Key.Marshal(), key.Marshal()) {
 		t.Error("certified key is not the user's key")
 	}
+	noPTY, err := c.JumpCert(JumpRequest{Key: key, User: "alice", Principals: []string{"root"}, TTL: time.Hour, NoPTY: true})
+	if err != nil || len(noPTY.Extensions) != 0 {
+		t.Errorf("no-pty certificate has extensions %v (%v)", noPTY.Extensions, err)
+	}
+	if noPTY.Serial == cert.Serial {
+		t.Error("two certificates share a serial")
+	}
 	// A certificate is not a key to certify.
 	if _, err := c.JumpCert(JumpRequest{Key: cert, User: "alice", Principals: []string{"root"}, TTL: time.Hour}); err == nil {
 		t.Error("certified a certificate")

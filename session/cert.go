@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,12 +18,12 @@ import (
 )
 
 func (s *Service) cert(ctx context.Context, r Request) (uint32, error) {
-	id, err := s.allowed(ctx, r.User)
-	if err != nil {
-		return 0, err
-	}
 	if r.Key == nil {
 		return 0, &userError{msg: "no login key known for this connection"}
+	}
+	id, opts, err := s.allowedKey(ctx, r.User, r.Key)
+	if err != nil {
+		return 0, err
 	}
 	cfg := s.Config()
 	principals := JumpPrincipals(cfg.Targets, id)
@@ -33,8 +34,13 @@ func (s *Service) cert(ctx context.Context, r Request) (uint32, error) {
 	if len(sources) == 0 {
 		sources = hostAddresses()
 	}
+	// Never outlive the key's own expiry-time; no pty for a no-pty key.
+	ttl := cfg.CertTTLFor(id.Groups)
+	if !opts.Expires.IsZero() {
+		ttl = min(ttl, opts.Expires.Sub(s.now()))
+	}
 	cert, err := s.CA.JumpCert(ca.JumpRequest{Key: r.Key, User: r.User, Principals: principals,
-		TTL: cfg.CertTTLFor(id.Groups), Sources: sources})
+		TTL: ttl, Sources: sources, NoPTY: slices.Contains(opts.Kept, "no-pty")})
 	if err != nil {
 		return 0, err
 	}

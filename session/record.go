@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,9 +35,12 @@ func (s *Service) session(ctx context.Context, r Request) (uint32, error) {
 	if err != nil {
 		return 0, &userError{msg: err.Error()}
 	}
-	id, err := s.allowed(ctx, r.User)
+	id, opts, err := s.allowedKey(ctx, r.User, r.Key)
 	if err != nil {
 		return 0, err
+	}
+	if r.PtyReq != nil && slices.Contains(opts.Kept, "no-pty") {
+		return 0, &userError{msg: "your login key has no-pty: run a command without -t"}
 	}
 	cfg := s.Config()
 	t, login, err := Resolve(cfg.Targets, id, cmd)

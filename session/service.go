@@ -2,6 +2,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"bastion/audit"
+	"bastion/authkeys"
 	"bastion/ca"
 	"bastion/config"
 	"bastion/store"
@@ -106,16 +108,37 @@ func (s *Service) Serve(ctx context.Context, r Request) {
 // allowed re-reads the user from the store: deleted or locked users get
 // nothing, and groups come from the store as they are now.
 func (s *Service) allowed(ctx context.Context, name string) (upstream.Identity, error) {
+	id, _, err := s.allowedKey(ctx, name, nil)
+	return id, err
+}
+
+// allowedKey is allowed, and also finds the options of the user's key line
+// for key (when key is not nil): a key no longer listed or past its
+// expiry-time gets nothing.
+func (s *Service) allowedKey(ctx context.Context, name string, key ssh.PublicKey) (upstream.Identity, authkeys.Options, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	u, err := s.Users.User(ctx, name)
 	if err != nil {
-		return upstream.Identity{}, &userError{msg: "your account is no longer allowed", detail: err}
+		return upstream.Identity{}, authkeys.Options{}, &userError{msg: "your account is no longer allowed", detail: err}
 	}
 	if u.Locked(s.now()) {
-		return upstream.Identity{}, &userError{msg: "your account is locked"}
+		return upstream.Identity{}, authkeys.Options{}, &userError{msg: "your account is locked"}
 	}
-	return upstream.Identity{User: u.Name, Groups: u.Groups}, nil
+	id := upstream.Identity{User: u.Name, Groups: u.Groups}
+	if key == nil {
+		return id, authkeys.Options{}, nil
+	}
+	for _, line := range u.Keys {
+		k, opts, err := authkeys.Line(line)
+		if err == nil && bytes.Equal(k.Marshal(), key.Marshal()) {
+			if !opts.Expires.IsZero() && !s.now().Before(opts.Expires) {
+				return id, opts, &userError{msg: "your login key has expired (expiry-time)"}
+			}
+			return id, opts, nil
+		}
+	}
+	return id, authkeys.Options{}, &userError{msg: "your login key is no longer authorized"}
 }
 
 func newSessionID(now time.Time) string {

@@ -2,14 +2,19 @@ package session
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"bastion/audit"
 	"bastion/config"
@@ -96,6 +101,28 @@ func TestRecordingPolicy(t *testing.T) {
 		}
 		if (cause != nil) != c.end {
 			t.Errorf("%+v / %v: ended = %v", c.cfg, c.err, cause)
+		}
+	}
+}
+
+func TestAllowedKeyOptions(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	key, _ := ssh.NewPublicKey(pub)
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key)))
+	users := fakeUsers{
+		"alice": {Name: "alice", Keys: []string{`no-pty,expiry-time="20270201" ` + line}},
+		"old":   {Name: "old", Keys: []string{`expiry-time="20200101" ` + line}},
+		"other": {Name: "other", Keys: []string{}},
+	}
+	s := &Service{Now: func() time.Time { return now }, Users: users}
+	_, opts, err := s.allowedKey(context.Background(), "alice", key)
+	if err != nil || opts.Expires.IsZero() || !slices.Contains(opts.Kept, "no-pty") {
+		t.Fatalf("alice: %+v, %v", opts, err)
+	}
+	for _, name := range []string{"old", "other"} {
+		if _, _, err := s.allowedKey(context.Background(), name, key); err == nil {
+			t.Errorf("%s: key accepted", name)
 		}
 	}
 }
