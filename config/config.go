@@ -78,6 +78,7 @@ type Enroll struct {
 	RecoveryCodes int           `koanf:"recovery_codes"`
 	MaxTries      int           `koanf:"max_tries"`
 	QRInverted    bool          `koanf:"qr_inverted"`
+	MaxTime       time.Duration `koanf:"max_time"`
 }
 
 // Limits hold pre-authentication admission control (see package limits).
@@ -182,6 +183,7 @@ func Default() Config {
 			Issuer:        "Bastion",
 			RecoveryCodes: 10,
 			MaxTries:      3,
+			MaxTime:       5 * time.Minute,
 		},
 		Upstream:  Upstream{DialTimeout: 5 * time.Second, KnownHosts: "state/known_hosts"},
 		CA:        defaultCA(),
@@ -419,6 +421,9 @@ func (c *Config) Validate() error {
 	}
 	if e.MaxTries < 1 || e.MaxTries > 10 {
 		return bad("enroll.max_tries", "must be 1..10")
+	}
+	if e.MaxTime < time.Second || e.MaxTime > time.Hour {
+		return bad("enroll.max_time", "must be 1s..1h")
 	}
 	if c.Upstream.DialTimeout <= 0 {
 		return bad("upstream.dial_timeout", "must be > 0")

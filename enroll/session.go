@@ -43,9 +43,22 @@ type Enroller struct {
 // PromptToken asks for the admin-issued token under the token policy.
 const PromptToken = "Enrollment token: "
 
-// Enroll runs the dialog for pending user u.
-func (e *Enroller) Enroll(ctx context.Context, u *store.User, a kbdint.Attempt, client ssh.KeyboardInteractiveChallenge) error {
+// ErrWrongPassword ends a dialog that ran only so that a wrong password
+// could not be told from a right one before the code.
+var ErrWrongPassword = errors.New("wrong password")
+
+// Enroll runs the dialog for pending user u. It runs the same whether the
+// password was right or not (no password oracle); passwordOK decides only
+// after the code was confirmed. The recovery codes are shown before anything
+// is stored, and the secret is stored only when the user pressed Enter under
+// them, so a cut connection leaves the user pending, never enrolled without
+// their codes. It asks for enroll.max_time from its start instead of the
+// login grace time.
+func (e *Enroller) Enroll(ctx context.Context, u *store.User, a kbdint.Attempt, client ssh.KeyboardInteractiveChallenge, passwordOK bool) error {
 	pol, window := e.Policy()
+	if a.ExtendDeadline != nil {
+		a.ExtendDeadline(pol.MaxTime)
+	}
 	ev := func(typ, result string, f map[string]string) error {
 		return a.Audit(audit.Event{Type: typ, User: u.Name, Result: result, Fields: f})
 	}
@@ -97,21 +110,28 @@ func (e *Enroller) Enroll(ctx context.Context, u *store.User, a kbdint.Attempt, 
 		prompt = "That code did not match. Check the clock of your phone.\n" + PromptCodeFromApp
 	}
 
+	if !passwordOK {
+		return ErrWrongPassword
+	}
 	codes, err := oath.NewRecoveryCodes(pol.RecoveryCodes)
 	if err != nil {
 		return err
 	}
+	if len(codes) > 0 {
+		// Nothing is stored yet: leaving here leaves the user pending.
+		if _, err := client("", "", []string{RecoveryPrompt(codes)}, []bool{true}); err != nil {
+			ev("enroll.abandoned", "fail", map[string]string{"reason": "left before acknowledging the recovery codes"})
+			return fmt.Errorf("%w before acknowledging the recovery codes: %v", ErrAbandoned, err)
+		}
+	}
 	if err := e.Store.SetOTP(ctx, u.Name, store.OTP{Params: params, LastStep: step}, codes, true); err != nil {
+		a.Notify("bastion: enrollment could not be stored; the codes shown are void. Log in again.\n")
 		ev("enroll.failed", "fail", map[string]string{"reason": err.Error()})
 		return fmt.Errorf("%w: %v", ErrRefused, err)
 	}
 	if err := ev("enroll.confirmed", "ok", map[string]string{"kind": "totp", "recovery_codes": fmt.Sprint(len(codes))}); err != nil {
 		a.Notify(kbdint.MsgAuditDown)
 		return fmt.Errorf("%w: %v", kbdint.ErrAuditFailed, err)
-	}
-	if len(codes) > 0 {
-		// The secret is bound; a disconnect here only loses the view of the codes.
-		client("", "", []string{RecoveryPrompt(codes)}, []bool{true})
 	}
 	return nil
 }
@@ -172,11 +192,12 @@ func GroupSecret(s string) string {
 // RecoveryPrompt shows the one-time recovery codes.
 func RecoveryPrompt(codes []string) string {
 	var b strings.Builder
-	b.WriteString("\nTwo-factor authentication is on. Your one-time recovery codes\n")
+	b.WriteString("\nCode confirmed. Your one-time recovery codes\n")
 	b.WriteString("(each works once in place of a verification code; keep them safe):\n\n")
 	for i, c := range codes {
 		fmt.Fprintf(&b, "  %2d. %s\n", i+1, c)
 	}
-	b.WriteString("\nPress Enter to continue: ")
+	b.WriteString("\nTwo-factor authentication is switched on when you press Enter.\n")
+	b.WriteString("Press Enter to continue: ")
 	return b.String()
 }

@@ -69,9 +69,10 @@ func (s *senv) user(name string) *store.User {
 
 // recorder is an Attempt that keeps what the user and the audit log saw.
 type recorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-	notes  []string
+	mu       sync.Mutex
+	events   []audit.Event
+	notes    []string
+	extended []time.Duration // ExtendDeadline calls
 }
 
 func (r *recorder) attempt(user string) kbdint.Attempt {
@@ -88,6 +89,7 @@ func (r *recorder) attempt(user string) kbdint.Attempt {
 			r.events = append(r.events, e)
 			return nil
 		},
+		ExtendDeadline: func(d time.Duration) { r.extended = append(r.extended, d) },
 	}
 }
 
@@ -113,6 +115,9 @@ type user struct {
 	token   string
 	answer  func(secret []byte, try int) (string, error)
 	barrier func() // called after reading the enrollment prompt, before answering
+	// atRecovery, if set, runs when the recovery codes are shown; its error
+	// is the client's answer (a disconnect).
+	atRecovery func() error
 
 	prompts  []string
 	echos    []bool
@@ -162,6 +167,11 @@ func (c *user) challenge(name, instruction string, qs []string, echos []bool) ([
 		for _, m := range reRecovery.FindAllStringSubmatch(q, -1) {
 			c.recovery = append(c.recovery, m[1])
 		}
+		if c.atRecovery != nil {
+			if err := c.atRecovery(); err != nil {
+				return nil, err
+			}
+		}
 		return []string{""}, nil
 	}
 	return nil, fmt.Errorf("unexpected prompt %q", q)
@@ -194,7 +204,7 @@ func wrongCode(now time.Time) func([]byte, int) (string, error) {
 
 func (s *senv) enroll(u *store.User, c *user) (*recorder, error) {
 	r := &recorder{}
-	err := s.e.Enroll(context.Background(), u, r.attempt(u.Name), c.challenge)
+	err := s.e.Enroll(context.Background(), u, r.attempt(u.Name), c.challenge, true)
 	return r, err
 }
 
@@ -451,6 +461,7 @@ func TestEnrollConcurrentBindsOneSecret(t *testing.T) {
 	var stuck atomic.Bool
 	clients := make([]*user, n)
 	errs := make([]error, n)
+	recs := make([]*recorder, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		// Both clients have read their prompt before either answers, so both
@@ -468,8 +479,8 @@ func TestEnrollConcurrentBindsOneSecret(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := &recorder{}
-			errs[i] = s.e.Enroll(context.Background(), u, r.attempt("alice"), clients[i].challenge)
+			recs[i] = &recorder{}
+			errs[i] = s.e.Enroll(context.Background(), u, recs[i].attempt("alice"), clients[i].challenge, true)
 		}()
 	}
 	done := make(chan struct{})
@@ -504,7 +515,74 @@ func TestEnrollConcurrentBindsOneSecret(t *testing.T) {
 	if got.OTP == nil || string(got.OTP.Params.Secret) != string(clients[winner].secret) {
 		t.Error("stored secret is not the winner's")
 	}
-	if len(clients[1-winner].recovery) != 0 {
-		t.Error("the loser was shown recovery codes that were never stored")
+	// The codes are shown before the commit, so the loser saw codes that
+	// were never stored: it must be told they are void.
+	if len(clients[1-winner].recovery) != 0 && !strings.Contains(strings.Join(recs[1-winner].notes, ""), "codes shown are void") {
+		t.Error("the loser was shown recovery codes that were never stored, and not told")
+	}
+}
+
+// TestEnrollCodesShownBeforeCommit: the secret is stored only after the user
+// acknowledged the recovery codes; a connection cut while they are shown
+// leaves the user pending, and they can enroll again.
+func TestEnrollCodesShownBeforeCommit(t *testing.T) {
+	s := newSenv(t)
+	u := s.addPending("alice", "")
+	pendingWhileShown := false
+	c := &user{answer: rightCode(s.now), atRecovery: func() error {
+		pendingWhileShown = s.user("alice").OTP == nil
+		return errors.New("connection reset")
+	}}
+	r, err := s.enroll(u, c)
+	if !errors.Is(err, ErrAbandoned) {
+		t.Fatalf("cut at the recovery codes: %v, want ErrAbandoned", err)
+	}
+	if !pendingWhileShown {
+		t.Error("the secret was stored before the recovery codes were acknowledged")
+	}
+	if got := s.user("alice"); got.OTP != nil || got.RecoveryLeft != 0 {
+		t.Fatalf("cut before acknowledging the codes, yet enrolled: %+v", got)
+	}
+	if types := r.types(); types[len(types)-1] != "enroll.abandoned" {
+		t.Errorf("audit %v, want enroll.abandoned last", types)
+	}
+	if _, err := s.enroll(u, &user{answer: rightCode(s.now)}); err != nil {
+		t.Fatalf("enroll again: %v", err)
+	}
+	if s.user("alice").OTP == nil {
+		t.Fatal("not enrolled after acknowledging the codes")
+	}
+}
+
+// TestEnrollDeadlineExtended: enrollment asks for enroll.max_time as soon as
+// it starts, instead of what is left of the login grace time.
+func TestEnrollDeadlineExtended(t *testing.T) {
+	s := newSenv(t)
+	s.pol.MaxTime = 7 * time.Minute
+	r, err := s.enroll(s.addPending("alice", ""), &user{answer: rightCode(s.now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.extended) != 1 || r.extended[0] != 7*time.Minute {
+		t.Fatalf("ExtendDeadline calls %v, want [7m]", r.extended)
+	}
+}
+
+// TestEnrollWrongPasswordLooksTheSame: with a wrong password the dialog shows
+// the same prompt and fails only after the code: no codes, nothing stored.
+func TestEnrollWrongPasswordLooksTheSame(t *testing.T) {
+	s := newSenv(t)
+	u := s.addPending("alice", "")
+	c := &user{answer: rightCode(s.now)}
+	r := &recorder{}
+	err := s.e.Enroll(context.Background(), u, r.attempt("alice"), c.challenge, false)
+	if !errors.Is(err, ErrWrongPassword) {
+		t.Fatalf("wrong password: %v, want ErrWrongPassword", err)
+	}
+	if len(c.prompts) != 1 || !strings.HasSuffix(c.prompts[0], PromptCodeFromApp) || c.recovery != nil {
+		t.Fatalf("prompts %q: want only the enrollment prompt", c.prompts)
+	}
+	if s.user("alice").OTP != nil {
+		t.Fatal("a wrong password enrolled the user")
 	}
 }

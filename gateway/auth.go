@@ -44,7 +44,8 @@ type authFlow struct {
 	srv    *Server
 	connID string
 	source string
-	addr   netip.Addr // the client address source names, for key options
+	addr   netip.Addr          // the client address source names, for key options
+	extend func(time.Duration) // moves the handshake deadline (enrollment)
 	// hangUp closes the connection: a client whose version string or
 	// user name is refused gets no further auth round.
 	hangUp func()
@@ -222,10 +223,11 @@ func (f *authFlow) secondFactor(conn ssh.ConnMetadata, client ssh.KeyboardIntera
 		return nil, errTooMany
 	}
 	u, err := f.srv.verifier.Login(context.Background(), kbdint.Attempt{
-		User:   user,
-		Source: f.source,
-		Notify: f.notify,
-		Audit:  func(e audit.Event) error { return f.srv.audit(f.event(e)) },
+		User:           user,
+		Source:         f.source,
+		Notify:         f.notify,
+		Audit:          func(e audit.Event) error { return f.srv.audit(f.event(e)) },
+		ExtendDeadline: f.extend,
 	}, client)
 	if err != nil {
 		f.setErr(err)

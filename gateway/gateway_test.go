@@ -22,6 +22,7 @@ import (
 
 	"bastion/audit"
 	"bastion/config"
+	"bastion/enroll"
 	"bastion/kbdint"
 	"bastion/oath"
 	"bastion/passwd"
@@ -147,6 +148,10 @@ func newTestServerWith(t testing.TB, tune func(*config.Config), wrap func(*store
 	ver := &kbdint.Verifier{Store: kst, Now: now, Policy: func() kbdint.Policy {
 		c := ts.srv.Config()
 		return kbdint.Policy{LockoutAfter: c.Auth.LockoutAfter, LockoutTime: c.Auth.LockoutTime}
+	}}
+	ver.Enroll = &enroll.Enroller{Store: st, Now: now, Policy: func() (config.Enroll, int) {
+		c := ts.srv.Config()
+		return c.Enroll, c.Auth.TOTPWindow
 	}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ts.srv = New(Options{Config: &cfg, Store: st, Audit: ts.audit, HostKeys: []ssh.Signer{hostKey}, Verifier: ver, Log: log})

@@ -248,7 +248,8 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 		return
 	}
 	flow := &authFlow{srv: s, connID: connID, source: src.String(), addr: src.Addr(), hangUp: func() { nc.Close() },
-		preauth: s.throttle.Conn(src.Addr().String())}
+		preauth: s.throttle.Conn(src.Addr().String()),
+		extend:  func(d time.Duration) { nc.SetDeadline(time.Now().Add(d)) }}
 	sconn, chans, reqs, err := ssh.NewServerConn(rc, flow.serverConfig(ciphersFor(version, cfg.SSH)))
 	release()
 	if err != nil {

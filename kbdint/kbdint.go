@@ -61,7 +61,9 @@ type Store interface {
 // Enroller runs first-login enrollment for a pending user whose password was
 // right. It returns nil only when the user now has a confirmed second factor.
 type Enroller interface {
-	Enroll(ctx context.Context, u *store.User, a Attempt, client ssh.KeyboardInteractiveChallenge) error
+	// passwordOK is false when the password was wrong: the dialog must look
+	// the same and fail only after the code, so it is no password oracle.
+	Enroll(ctx context.Context, u *store.User, a Attempt, client ssh.KeyboardInteractiveChallenge, passwordOK bool) error
 }
 
 // Policy is the part of the config kbdint applies. The OTP window is the
@@ -83,6 +85,9 @@ type Attempt struct {
 	Notify func(msg string)
 	// Audit records an event; an error means the record was not written.
 	Audit func(audit.Event) error
+	// ExtendDeadline, if set, gives the login d more from now: enrollment
+	// asks for enroll.max_time instead of what is left of the grace time.
+	ExtendDeadline func(d time.Duration)
 }
 
 // Verifier checks the second step of a login.
@@ -123,11 +128,22 @@ func (v *Verifier) Login(ctx context.Context, a Attempt, client ssh.KeyboardInte
 	}
 	a.Audit(audit.Event{Type: "auth.password", User: u.Name, Result: result(pwOK)})
 
-	if u.OTP == nil && pwOK && v.Enroll != nil {
-		if err := v.Enroll.Enroll(ctx, u, a, client); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDenied, err)
+	if u.OTP == nil && v.Enroll != nil {
+		// A pending user gets the same dialog whatever the password; a wrong
+		// one fails (and counts) only after the code.
+		err := v.Enroll.Enroll(ctx, u, a, client, pwOK)
+		switch {
+		case err == nil:
+			// Return the user as enrolled: the caller's identity (and its
+			// revocation check) covers the secret just bound.
+			if u, err = v.Store.User(ctx, u.Name); err != nil {
+				return nil, fmt.Errorf("%w: read after enrollment: %v", ErrDenied, err)
+			}
+			return v.succeed(ctx, u, a, now, "enrollment")
+		case !pwOK:
+			return nil, v.fail(ctx, u, a, pol, "wrong password")
 		}
-		return v.succeed(ctx, u, a, now, "enrollment")
+		return nil, fmt.Errorf("%w: %v", ErrDenied, err)
 	}
 
 	code, err := ask(client, PromptCode)

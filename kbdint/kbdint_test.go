@@ -580,42 +580,59 @@ func TestUnknownUser(t *testing.T) {
 	}
 }
 
-// enroller is a fake kbdint.Enroller that records whether it ran.
+// enroller is a fake kbdint.Enroller: it asks one question, as the real
+// dialog does whatever the password, and fails after it when the password
+// was wrong.
 type enroller struct {
-	calls int
-	err   error
+	calls      int
+	passwordOK []bool
+	err        error
 }
 
-func (f *enroller) Enroll(ctx context.Context, u *store.User, a kbdint.Attempt, c ssh.KeyboardInteractiveChallenge) error {
+func (f *enroller) Enroll(ctx context.Context, u *store.User, a kbdint.Attempt, c ssh.KeyboardInteractiveChallenge, passwordOK bool) error {
 	f.calls++
+	f.passwordOK = append(f.passwordOK, passwordOK)
+	if _, err := c("", "", []string{"Verification code from the app: "}, []bool{true}); err != nil {
+		return err
+	}
+	if !passwordOK {
+		return errors.New("wrong password")
+	}
 	return f.err
 }
 
-func TestPendingUserEnrollsOnlyWithRightPassword(t *testing.T) {
+// TestPendingUserNoPasswordOracle: for a pending user a right and a wrong
+// password lead to the same prompts; the wrong one fails after the code and
+// counts toward the lockout.
+func TestPendingUserNoPasswordOracle(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("carol", nil)
 	f := &enroller{}
 	e.v.Enroll = f
 
-	s := login("wrong", "123456")
-	if _, _, err := e.login("carol", s); !errors.Is(err, kbdint.ErrDenied) {
+	wrong := login("wrong", "123456")
+	if _, _, err := e.login("carol", wrong); !errors.Is(err, kbdint.ErrDenied) {
 		t.Fatalf("pending user, wrong password: %v", err)
 	}
-	if f.calls != 0 {
-		t.Error("enrollment offered after a wrong password")
-	}
-	if !slices.Equal(s.prompts, []string{kbdint.PromptPassword, kbdint.PromptCode}) {
-		t.Errorf("prompts %q: a wrong password must look like any other failure", s.prompts)
+	if e.user("carol").Failures != 1 {
+		t.Error("a wrong password of a pending user was not counted")
 	}
 
 	f.err = errors.New("refused")
-	if _, _, err := e.login("carol", answers([]string{password})); !errors.Is(err, kbdint.ErrDenied) || f.calls != 1 {
+	refused := login(password, "123456")
+	if _, _, err := e.login("carol", refused); !errors.Is(err, kbdint.ErrDenied) || f.calls != 2 {
 		t.Errorf("enrollment failed: err=%v calls=%d", err, f.calls)
+	}
+	if !slices.Equal(wrong.prompts, refused.prompts) {
+		t.Errorf("prompts differ: wrong password %q, right password %q", wrong.prompts, refused.prompts)
+	}
+	if !slices.Equal(f.passwordOK, []bool{false, true}) {
+		t.Errorf("passwordOK passed %v", f.passwordOK)
 	}
 
 	f.err = nil
-	u, r, err := e.login("carol", answers([]string{password}))
-	if err != nil || u == nil || f.calls != 2 {
+	u, r, err := e.login("carol", login(password, "123456"))
+	if err != nil || u == nil || f.calls != 3 {
 		t.Fatalf("enrollment: u=%v err=%v calls=%d", u, err, f.calls)
 	}
 	if last := r.events[len(r.events)-1]; last.Type != "login.success" || last.Fields["method"] != "enrollment" {
