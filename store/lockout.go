@@ -49,8 +49,10 @@ var errContended = errors.New("too many concurrent logins for this user, try aga
 //     atomic under SQLite's single writer and PostgreSQL's READ COMMITTED);
 //     otherwise the state is read again and check runs again.
 func (s *Store) ConsumeOTP(ctx context.Context, name string, now time.Time, lk Lockout, check func(OTP) (OTP, error)) (Failure, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
 	for range maxCASTries {
-		u, err := s.User(ctx, name)
+		u, err := s.user(ctx, s.db, name)
 		if err != nil {
 			return Failure{}, err
 		}
@@ -72,13 +74,13 @@ func (s *Store) ConsumeOTP(ctx context.Context, name string, now time.Time, lk L
 			}
 			return f, checkErr
 		}
-		res, err := s.db.ExecContext(ctx, `UPDATE users SET hotp_counter = ?, totp_last_step = ?
+		n, err := s.exec(ctx, s.db, `UPDATE users SET hotp_counter = ?, totp_last_step = ?
 			WHERE name = ? AND otp_secret = ? AND hotp_counter = ? AND totp_last_step = ? AND `+notLocked,
 			int64(next.Counter), next.LastStep, name, u.sealed, int64(u.OTP.Counter), u.OTP.LastStep, now.Unix())
 		if err != nil {
 			return Failure{}, err
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
+		if n == 1 {
 			return Failure{}, nil
 		}
 		// Another login consumed a code, a lock came or the secret changed: look again.
@@ -90,6 +92,8 @@ func (s *Store) ConsumeOTP(ctx context.Context, name string, now time.Time, lk L
 // with the lockout like ConsumeOTP: a locked user gets ErrLocked and nothing
 // is spent; a wrong code is counted and ErrRecoveryRejected returned.
 func (s *Store) UseRecoveryCode(ctx context.Context, name, code string, now time.Time, lk Lockout) (Failure, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
 	h := s.key.mac("recovery", name, oath.NormalizeRecovery(code))
 	var f Failure
 	rejected := false
@@ -97,20 +101,20 @@ func (s *Store) UseRecoveryCode(ctx context.Context, name, code string, now time
 		// Row-lock the user while checking the lock: a concurrent failure
 		// count waits for this transaction, and this one for it.
 		var n string
-		err := tx.QueryRowContext(ctx, `UPDATE users SET failures = failures WHERE name = ? AND `+notLocked+` RETURNING name`,
-			name, now.Unix()).Scan(&n)
+		err := s.scan(ctx, tx, `UPDATE users SET failures = failures WHERE name = ? AND `+notLocked+` RETURNING name`,
+			[]any{name, now.Unix()}, &n)
 		if errors.Is(err, sql.ErrNoRows) {
 			return s.lockedOrMissing(ctx, tx, name)
 		}
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE recovery SET used_at = ? WHERE user = ? AND hash = ? AND used_at = 0`,
+		used, err := s.exec(ctx, tx, `UPDATE recovery SET used_at = ? WHERE "user" = ? AND hash = ? AND used_at = 0`,
 			now.Unix(), name, h)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
+		if used == 1 {
 			return nil
 		}
 		rejected = true
@@ -129,6 +133,8 @@ func (s *Store) UseRecoveryCode(ctx context.Context, name, code string, now time
 // RecordFailure counts a failed login that checked no code (a wrong password,
 // a malformed answer). A user locked at now is not counted again: ErrLocked.
 func (s *Store) RecordFailure(ctx context.Context, name string, now time.Time, lk Lockout) (Failure, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
 	return s.countFailure(ctx, s.db, name, now, lk)
 }
 
@@ -140,14 +146,10 @@ func (s *Store) RecordSuccess(ctx context.Context, name string, now time.Time, s
 		now.Unix(), source, now.Unix(), name)
 }
 
-type execQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // countFailure adds one failure to a user not locked at now, locking them when
 // the count reaches lk.After, in one conditional UPDATE: of many concurrent
 // failures exactly lk.After are counted before the lock, the rest see it.
-func (s *Store) countFailure(ctx context.Context, q execQuerier, name string, now time.Time, lk Lockout) (Failure, error) {
+func (s *Store) countFailure(ctx context.Context, r runner, name string, now time.Time, lk Lockout) (Failure, error) {
 	after := lk.After
 	if after < 1 {
 		after = int(^uint32(0) >> 1)
@@ -157,13 +159,13 @@ func (s *Store) countFailure(ctx context.Context, q execQuerier, name string, no
 		lockTo = now.Add(lk.For).Unix()
 	}
 	var lockedUntil int64
-	err := q.QueryRowContext(ctx, `UPDATE users SET
+	err := s.scan(ctx, r, `UPDATE users SET
 			failures = CASE WHEN failures + 1 >= ? THEN 0 ELSE failures + 1 END,
 			locked_until = CASE WHEN failures + 1 >= ? THEN ? ELSE locked_until END
 		WHERE name = ? AND `+notLocked+` RETURNING locked_until`,
-		after, after, lockTo, name, now.Unix()).Scan(&lockedUntil)
+		[]any{after, after, lockTo, name, now.Unix()}, &lockedUntil)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Failure{}, s.lockedOrMissing(ctx, q, name)
+		return Failure{}, s.lockedOrMissing(ctx, r, name)
 	}
 	if err != nil {
 		return Failure{}, err
@@ -179,9 +181,9 @@ func (s *Store) countFailure(ctx context.Context, q execQuerier, name string, no
 }
 
 // lockedOrMissing explains a conditional update that matched no row.
-func (s *Store) lockedOrMissing(ctx context.Context, q execQuerier, name string) error {
+func (s *Store) lockedOrMissing(ctx context.Context, r runner, name string) error {
 	var n string
-	err := q.QueryRowContext(ctx, `SELECT name FROM users WHERE name = ?`, name).Scan(&n)
+	err := s.scan(ctx, r, `SELECT name FROM users WHERE name = ?`, []any{name}, &n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}

@@ -15,7 +15,11 @@ import (
 // TestConcurrentWrongCodesCountExactlyLockoutAfter runs many wrong codes at
 // once: exactly After of them are checked and counted, the rest see the lock.
 func TestConcurrentWrongCodesCountExactlyLockoutAfter(t *testing.T) {
-	s := newStore(t)
+	each(t, testConcurrentWrongCodesCountExactlyLockoutAfter)
+}
+
+func testConcurrentWrongCodesCountExactlyLockoutAfter(t *testing.T, b backend) {
+	s := b.store(t)
 	addUser(t, s, "alice")
 	ctx := context.Background()
 	o := totp([]byte("12345678901234567890"))
@@ -120,8 +124,10 @@ func TestConcurrentWrongCodesCountExactlyLockoutAfter(t *testing.T) {
 }
 
 // TestConcurrentWrongRecoveryCodes is the same race through recovery codes.
-func TestConcurrentWrongRecoveryCodes(t *testing.T) {
-	s := newStore(t)
+func TestConcurrentWrongRecoveryCodes(t *testing.T) { each(t, testConcurrentWrongRecoveryCodes) }
+
+func testConcurrentWrongRecoveryCodes(t *testing.T, b backend) {
+	s := b.store(t)
 	addUser(t, s, "alice")
 	ctx := context.Background()
 	if err := s.SetOTP(ctx, "alice", totp([]byte("12345678901234567890")), []string{"abcde-fghjk"}, false); err != nil {

@@ -1,4 +1,4 @@
-// SQLite-backed state: schema, users, OTP state and the atomic consume operations.
+// The store API: users, their second factor and enrollment, on either dialect.
 package store
 
 import (
@@ -6,15 +6,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"bastion/oath"
-
-	_ "modernc.org/sqlite"
 )
 
 // Sentinel errors callers branch on.
@@ -59,116 +54,123 @@ func (u *User) Locked(now time.Time) bool {
 	return u.LockedByHand || now.Before(u.LockedUntil)
 }
 
-// Store is the state file.
+// Store is the state: an SQLite file or a PostgreSQL database.
 type Store struct {
-	db  *sql.DB
-	key *stateKey
+	db      *sql.DB
+	d       *dialect
+	key     *stateKey
+	timeout time.Duration
+	version Version
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS users (
-	name TEXT PRIMARY KEY,
-	password_hash TEXT NOT NULL,
-	groups_csv TEXT NOT NULL DEFAULT '',
-	keys TEXT NOT NULL DEFAULT '',
-	otp_kind TEXT NOT NULL DEFAULT '',
-	otp_secret BLOB,
-	otp_digits INTEGER NOT NULL DEFAULT 6,
-	otp_period INTEGER NOT NULL DEFAULT 30,
-	otp_window INTEGER NOT NULL DEFAULT 1,
-	hotp_counter INTEGER NOT NULL DEFAULT 0,
-	totp_last_step INTEGER NOT NULL DEFAULT 0,
-	failures INTEGER NOT NULL DEFAULT 0,
-	locked_until INTEGER NOT NULL DEFAULT 0,
-	created_at INTEGER NOT NULL,
-	enroll_until INTEGER NOT NULL DEFAULT 0,
-	enroll_token TEXT NOT NULL DEFAULT '',
-	last_login INTEGER NOT NULL DEFAULT 0,
-	last_source TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS recovery (
-	user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
-	hash TEXT NOT NULL,
-	used_at INTEGER NOT NULL DEFAULT 0,
-	PRIMARY KEY (user, hash)
-);`
+// Options say where the state is and how to reach it.
+type Options struct {
+	// State is a file path (SQLite) or a postgres:// URL without a password.
+	State string
+	// Key is the state key file: created only together with a new state.
+	Key string
+	// PasswordFile holds the PostgreSQL password; empty: PGPASSWORD or
+	// PGPASSFILE as libpq reads them.
+	PasswordFile string
+	// MaxConns bounds the PostgreSQL pool; 0 means 10.
+	MaxConns int
+	// QueryTimeout bounds every store operation; 0 means 5s.
+	QueryTimeout time.Duration
+}
 
 // lockedByHand is the locked_until value meaning "until an admin unlocks".
 const lockedByHand = -1
 
-// Open opens (creating if needed) the state file and its key. The key is
-// created only together with a new state file: a missing or wrong key for an
-// existing state file is an error, so the server never runs without its
-// secrets and never falls back to "no 2FA".
+// Open opens the state file at path with its key; see OpenWith.
 func Open(path, keyPath string) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("state dir: %w", err)
+	return OpenWith(context.Background(), Options{State: path, Key: keyPath})
+}
+
+// OpenWith opens (creating if needed) the state and its key, and migrates
+// the schema. The key is created only together with a new state: a missing
+// or wrong key for an existing state is an error, so the server never runs
+// without its secrets and never falls back to "no 2FA".
+func OpenWith(ctx context.Context, o Options) (*Store, error) {
+	s := &Store{timeout: o.QueryTimeout}
+	if s.timeout <= 0 {
+		s.timeout = 5 * time.Second
 	}
-	_, statErr := os.Stat(path)
-	fresh := os.IsNotExist(statErr)
-	if !fresh {
-		if err := checkPrivate(path); err != nil {
-			return nil, fmt.Errorf("state: %w", err)
+	where := Redacted(o.State)
+	var fresh bool
+	var err error
+	if IsURL(o.State) {
+		s.d = postgresDialect
+		maxConns := o.MaxConns
+		if maxConns <= 0 {
+			maxConns = 10
 		}
+		s.db, err = openPostgres(o.State, o.PasswordFile, maxConns)
+	} else {
+		s.d = sqliteDialect
+		s.db, fresh, err = openSQLite(o.State)
 	}
-	key, err := loadOrCreateKey(keyPath, fresh)
 	if err != nil {
 		return nil, err
 	}
-	if fresh {
-		// Create the file private before SQLite opens it: SQLite gives the
-		// -wal and -shm files the mode of the database file, and they hold
-		// the same password hashes.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("create state %s: %w", path, err)
-		}
-		f.Close()
-	}
-	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open state %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1) // one writer; transactions serialize in-process
-	s := &Store{db: db, key: key}
-	if err := s.init(fresh); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("state %s: %w", path, err)
+	if err := s.init(ctx, o.Key, fresh); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("state %s: %w", where, err)
 	}
 	return s, nil
 }
 
-func (s *Store) init(fresh bool) error {
-	ctx := context.Background()
-	if _, err := s.db.ExecContext(ctx, schema); err != nil {
+// init migrates, then loads the key and checks it against the state.
+func (s *Store) init(ctx context.Context, keyPath string, fresh bool) error {
+	mctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // other replicas may hold the migration lock
+	defer cancel()
+	var err error
+	if s.version, err = migrate(mctx, s.d, s.db); err != nil {
 		return err
 	}
+	ctx, cancel = s.deadline(ctx)
+	defer cancel()
 	var check string
-	err := s.db.QueryRowContext(ctx, `SELECT v FROM meta WHERE k='key_check'`).Scan(&check)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	err = s.scan(ctx, s.db, `SELECT v FROM meta WHERE k = 'key_check'`, nil, &check)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		// A database (not a file) is fresh when nothing in it needs a key.
 		var n int
-		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE otp_secret IS NOT NULL`).Scan(&n); err != nil {
+		if err := s.scan(ctx, s.db, `SELECT count(*) FROM users WHERE otp_secret IS NOT NULL`, nil, &n); err != nil {
 			return err
 		}
 		if n > 0 {
 			return ErrBadKey
 		}
-		_, err = s.db.ExecContext(ctx, `INSERT INTO meta(k, v) VALUES('key_check', ?)`, s.key.check)
+		if s.d != sqliteDialect {
+			fresh = true
+		}
+	}
+	if s.key, err = loadOrCreateKey(keyPath, fresh); err != nil {
 		return err
-	case err != nil:
-		return err
-	case check != s.key.check:
+	}
+	if check == "" {
+		// Two replicas starting on a new database: the first key wins, the
+		// other one is refused below.
+		if _, err := s.exec(ctx, s.db, `INSERT INTO meta(k, v) VALUES('key_check', ?) ON CONFLICT DO NOTHING`, s.key.check); err != nil {
+			return err
+		}
+		if err := s.scan(ctx, s.db, `SELECT v FROM meta WHERE k = 'key_check'`, nil, &check); err != nil {
+			return err
+		}
+	}
+	if check != s.key.check {
 		return ErrBadKey
 	}
 	return nil
 }
+
+// Dialect is "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.d.name }
+
+// SchemaVersion reports the schema versions seen when the store was opened.
+func (s *Store) SchemaVersion() Version { return s.version }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
@@ -176,9 +178,10 @@ func (s *Store) Close() error { return s.db.Close() }
 const userCols = `name, password_hash, groups_csv, keys, otp_kind, otp_secret, otp_digits, otp_period,
 	otp_window, hotp_counter, totp_last_step, failures, locked_until, created_at, enroll_until,
 	enroll_token != '', last_login, last_source,
-	(SELECT count(*) FROM recovery r WHERE r.user = users.name AND r.used_at = 0)`
+	(SELECT count(*) FROM recovery r WHERE r."user" = users.name AND r.used_at = 0)`
 
-func (s *Store) scanUser(row *sql.Row) (*User, error) {
+// scanUser decodes one row of userCols and opens the OTP secret.
+func (s *Store) scanUser(scan func(dest ...any) error) (*User, error) {
 	var (
 		u                               User
 		groups, keys, kind              string
@@ -187,7 +190,7 @@ func (s *Store) scanUser(row *sql.Row) (*User, error) {
 		counter, lastStep, locked       int64
 		created, enrollUntil, lastLogin int64
 	)
-	err := row.Scan(&u.Name, &u.PasswordHash, &groups, &keys, &kind, &secret, &digits, &period,
+	err := scan(&u.Name, &u.PasswordHash, &groups, &keys, &kind, &secret, &digits, &period,
 		&window, &counter, &lastStep, &u.Failures, &locked, &created, &enrollUntil,
 		&u.HasToken, &lastLogin, &u.LastSource, &u.RecoveryLeft)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -235,35 +238,36 @@ func splitNonEmpty(s, sep string) []string {
 
 // User returns one user.
 func (s *Store) User(ctx context.Context, name string) (*User, error) {
-	return s.scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	return s.user(ctx, s.db, name)
+}
+
+func (s *Store) user(ctx context.Context, r runner, name string) (*User, error) {
+	return s.scanUser(func(dest ...any) error {
+		return s.scan(ctx, r, `SELECT `+userCols+` FROM users WHERE name = ?`, []any{name}, dest...)
+	})
 }
 
 // Users returns all users ordered by name.
 func (s *Store) Users(ctx context.Context) ([]*User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name FROM users ORDER BY name`)
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
 	if err != nil {
-		return nil, err
+		return nil, s.unavailable(err)
 	}
-	var names []string
+	defer rows.Close()
+	var out []*User
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]*User, 0, len(names))
-	for _, n := range names {
-		u, err := s.User(ctx, n)
+		u, err := s.scanUser(rows.Scan)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.unavailable(err)
 	}
 	return out, nil
 }
@@ -280,28 +284,30 @@ type NewUser struct {
 
 // AddUser creates a pending user.
 func (s *Store) AddUser(ctx context.Context, n NewUser, now time.Time) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
 	tok := ""
 	if n.EnrollToken != "" {
 		tok = s.key.mac("enroll-token", n.Name, n.EnrollToken)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO users(name, password_hash, groups_csv, keys, created_at, enroll_until, enroll_token)
+	_, err := s.exec(ctx, s.db, `INSERT INTO users(name, password_hash, groups_csv, keys, created_at, enroll_until, enroll_token)
 		VALUES(?, ?, ?, ?, ?, ?, ?)`, n.Name, n.PasswordHash, strings.Join(n.Groups, ","), strings.Join(n.Keys, "\n"),
 		now.Unix(), n.EnrollUntil.Unix(), tok)
-	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+	if errors.Is(err, errUnique) {
 		return ErrExists
 	}
 	return err
 }
 
+// execOne runs a statement that must change one user: none is ErrNotFound.
 func (s *Store) execOne(ctx context.Context, q string, args ...any) error {
-	res, err := s.db.ExecContext(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	n, err := s.exec(ctx, s.db, q, args...)
+	if err == nil && n == 0 {
 		return ErrNotFound
 	}
-	return nil
+	return err
 }
 
 // SetPassword replaces a user's password hash.
@@ -328,28 +334,33 @@ func (s *Store) Unlock(ctx context.Context, name string) error {
 // ResetOTP returns a user to pending: the secret and recovery codes are gone,
 // and a new enrollment window (and optional token) starts.
 func (s *Store) ResetOTP(ctx context.Context, name string, enrollUntil time.Time, token string) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
 	tok := ""
 	if token != "" {
 		tok = s.key.mac("enroll-token", name, token)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET otp_kind = '', otp_secret = NULL, hotp_counter = 0,
+		n, err := s.exec(ctx, tx, `UPDATE users SET otp_kind = '', otp_secret = NULL, hotp_counter = 0,
 			totp_last_step = 0, enroll_until = ?, enroll_token = ? WHERE name = ?`, enrollUntil.Unix(), tok, name)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if n == 0 {
 			return ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM recovery WHERE user = ?`, name)
+		_, err = s.exec(ctx, tx, `DELETE FROM recovery WHERE "user" = ?`, name)
 		return err
 	})
 }
 
 // SetOTP gives a user a second factor and recovery codes in one transaction.
 // With onlyIfPending (self-enrollment) it fails with ErrAlreadyEnrolled when
-// the user got a secret meanwhile, so two concurrent enrollments bind one secret.
+// the user got a secret meanwhile, so two concurrent enrollments bind one
+// secret (a conditional UPDATE: atomic under READ COMMITTED too).
 func (s *Store) SetOTP(ctx context.Context, name string, o OTP, recovery []string, onlyIfPending bool) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
 	sealed, err := s.key.seal(name, o.Params.Secret)
 	if err != nil {
 		return err
@@ -359,28 +370,28 @@ func (s *Store) SetOTP(ctx context.Context, name string, o OTP, recovery []strin
 		cond = ` AND otp_kind = ''`
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET otp_kind = ?, otp_secret = ?, otp_digits = ?, otp_period = ?,
+		n, err := s.exec(ctx, tx, `UPDATE users SET otp_kind = ?, otp_secret = ?, otp_digits = ?, otp_period = ?,
 			otp_window = ?, hotp_counter = ?, totp_last_step = ?, enroll_token = '' WHERE name = ?`+cond,
 			string(o.Params.Kind), sealed, o.Params.Digits, o.Params.Period, o.Params.Window,
 			int64(o.Counter), o.LastStep, name)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if n == 0 {
 			if onlyIfPending {
-				if _, err := s.userTx(ctx, tx, name); err != nil {
+				if _, err := s.user(ctx, tx, name); err != nil {
 					return err
 				}
 				return ErrAlreadyEnrolled
 			}
 			return ErrNotFound
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery WHERE user = ?`, name); err != nil {
+		if _, err := s.exec(ctx, tx, `DELETE FROM recovery WHERE "user" = ?`, name); err != nil {
 			return err
 		}
 		for _, c := range recovery {
 			h := s.key.mac("recovery", name, oath.NormalizeRecovery(c))
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO recovery(user, hash) VALUES(?, ?)`, name, h); err != nil {
+			if _, err := s.exec(ctx, tx, `INSERT INTO recovery("user", hash) VALUES(?, ?) ON CONFLICT DO NOTHING`, name, h); err != nil {
 				return err
 			}
 		}
@@ -388,16 +399,14 @@ func (s *Store) SetOTP(ctx context.Context, name string, o OTP, recovery []strin
 	})
 }
 
-func (s *Store) userTx(ctx context.Context, tx *sql.Tx, name string) (*User, error) {
-	return s.scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
-}
-
 // CheckEnrollToken reports whether token is the user's outstanding enrollment
 // token. The token is spent by SetOTP (on confirmed enrollment) or by ResetOTP.
 func (s *Store) CheckEnrollToken(ctx context.Context, name, token string) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE name = ? AND enroll_token != '' AND enroll_token = ?`,
-		name, s.key.mac("enroll-token", name, token)).Scan(&n)
+	err := s.scan(ctx, s.db, `SELECT count(*) FROM users WHERE name = ? AND enroll_token != '' AND enroll_token = ?`,
+		[]any{name, s.key.mac("enroll-token", name, token)}, &n)
 	if err != nil {
 		return err
 	}
@@ -405,16 +414,4 @@ func (s *Store) CheckEnrollToken(ctx context.Context, name, token string) error 
 		return ErrTokenRejected
 	}
 	return nil
-}
-
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }

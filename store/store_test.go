@@ -20,16 +20,16 @@ import (
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-type paths struct{ dir, state, key string }
+type paths struct{ dir, state, key, pass string }
 
 func newPaths(t *testing.T) paths {
 	dir := t.TempDir()
-	return paths{dir, filepath.Join(dir, "state", "bastion.db"), filepath.Join(dir, "state", "state.key")}
+	return paths{dir: dir, state: filepath.Join(dir, "state", "bastion.db"), key: filepath.Join(dir, "state", "state.key")}
 }
 
 func open(t *testing.T, p paths) *Store {
 	t.Helper()
-	s, err := Open(p.state, p.key)
+	s, err := openErr(p)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -37,7 +37,10 @@ func open(t *testing.T, p paths) *Store {
 	return s
 }
 
-func newStore(t *testing.T) *Store { return open(t, newPaths(t)) }
+func openErr(p paths) (*Store, error) {
+	return OpenWith(context.Background(), Options{State: p.state, Key: p.key, PasswordFile: p.pass})
+}
+
 
 func addUser(t *testing.T, s *Store, name string) {
 	t.Helper()
@@ -70,8 +73,10 @@ func getUser(t *testing.T, s *Store, name string) *User {
 	return u
 }
 
-func TestOpenCreatesPrivateKeyAndReopens(t *testing.T) {
-	p := newPaths(t)
+func TestOpenCreatesPrivateKeyAndReopens(t *testing.T) { each(t, testOpenCreatesPrivateKeyAndReopens) }
+
+func testOpenCreatesPrivateKeyAndReopens(t *testing.T, b backend) {
+	p := b.newPaths(t)
 	s := open(t, p)
 	addUser(t, s, "alice")
 	if err := s.SetOTP(context.Background(), "alice", totp([]byte("0123456789abcdefghij")), nil, false); err != nil {
@@ -79,7 +84,11 @@ func TestOpenCreatesPrivateKeyAndReopens(t *testing.T) {
 	}
 	s.Close()
 
-	for _, f := range []string{p.key, p.state} {
+	files := []string{p.key}
+	if b == sqliteBackend {
+		files = append(files, p.state)
+	}
+	for _, f := range files {
 		st, err := os.Stat(f)
 		if err != nil {
 			t.Fatal(err)
@@ -131,8 +140,10 @@ func TestStateSideFilesPrivate(t *testing.T) {
 	}
 }
 
-func TestOpenWrongKey(t *testing.T) {
-	p := newPaths(t)
+func TestOpenWrongKey(t *testing.T) { each(t, testOpenWrongKey) }
+
+func testOpenWrongKey(t *testing.T, b backend) {
+	p := b.newPaths(t)
 	s := open(t, p)
 	addUser(t, s, "alice")
 	s.Close()
@@ -140,18 +151,20 @@ func TestOpenWrongKey(t *testing.T) {
 	if err := os.WriteFile(p.key, []byte(other), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(p.state, p.key); !errors.Is(err, ErrBadKey) {
+	if _, err := openErr(p); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("Open with another key: err = %v, want ErrBadKey", err)
 	}
 }
 
-func TestOpenMissingKeyNeverFallsBack(t *testing.T) {
-	p := newPaths(t)
+func TestOpenMissingKeyNeverFallsBack(t *testing.T) { each(t, testOpenMissingKeyNeverFallsBack) }
+
+func testOpenMissingKeyNeverFallsBack(t *testing.T, b backend) {
+	p := b.newPaths(t)
 	open(t, p).Close()
 	if err := os.Remove(p.key); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := Open(p.state, p.key); err == nil {
+	if s, err := openErr(p); err == nil {
 		s.Close()
 		t.Fatal("Open of an existing state without its key succeeded")
 	}
@@ -172,7 +185,7 @@ func TestOpenRefusesReadableFiles(t *testing.T) {
 			if err := os.Chmod(f, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			s, err := Open(p.state, p.key)
+			s, err := openErr(p)
 			if err == nil {
 				s.Close()
 				t.Fatalf("Open accepted a world-readable %s file", which)
@@ -196,7 +209,7 @@ func TestOpenCorruptState(t *testing.T) {
 	if err := os.WriteFile(p.state, garbage, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(p.state, p.key)
+	s, err := openErr(p)
 	if err == nil {
 		s.Close()
 		t.Fatal("Open accepted a corrupt state file")
@@ -259,8 +272,10 @@ func TestOTPSecretEncryptedAtRest(t *testing.T) {
 	}
 }
 
-func TestSealedSecretBoundToUser(t *testing.T) {
-	s := newStore(t)
+func TestSealedSecretBoundToUser(t *testing.T) { each(t, testSealedSecretBoundToUser) }
+
+func testSealedSecretBoundToUser(t *testing.T, b backend) {
+	s := b.store(t)
 	addUser(t, s, "alice")
 	addUser(t, s, "bob")
 	ctx := context.Background()
@@ -279,8 +294,10 @@ func TestSealedSecretBoundToUser(t *testing.T) {
 	}
 }
 
-func TestConsumeOTPConcurrentReplay(t *testing.T) {
-	s := newStore(t)
+func TestConsumeOTPConcurrentReplay(t *testing.T) { each(t, testConsumeOTPConcurrentReplay) }
+
+func testConsumeOTPConcurrentReplay(t *testing.T, b backend) {
+	s := b.store(t)
 	addUser(t, s, "alice")
 	o := totp([]byte("12345678901234567890"))
 	ctx := context.Background()
@@ -330,7 +347,11 @@ func TestConsumeOTPConcurrentReplay(t *testing.T) {
 }
 
 func TestConsumeOTPFailedCheckChangesNothing(t *testing.T) {
-	s := newStore(t)
+	each(t, testConsumeOTPFailedCheckChangesNothing)
+}
+
+func testConsumeOTPFailedCheckChangesNothing(t *testing.T, b backend) {
+	s := b.store(t)
 	addUser(t, s, "alice")
 	ctx := context.Background()
 	o := OTP{Params: oath.Params{Kind: oath.KindHOTP, Secret: []byte("12345678901234567890"), Window: 3}, Counter: 7}
@@ -367,8 +388,10 @@ func TestConsumeOTPFailedCheckChangesNothing(t *testing.T) {
 	}
 }
 
-func TestSetOTPOnlyIfPendingConcurrent(t *testing.T) {
-	s := newStore(t)
+func TestSetOTPOnlyIfPendingConcurrent(t *testing.T) { each(t, testSetOTPOnlyIfPendingConcurrent) }
+
+func testSetOTPOnlyIfPendingConcurrent(t *testing.T, b backend) {
+	s := b.store(t)
 	addUser(t, s, "alice")
 	ctx := context.Background()
 	const n = 5
@@ -417,8 +440,10 @@ func TestSetOTPOnlyIfPendingConcurrent(t *testing.T) {
 	}
 }
 
-func TestUseRecoveryCode(t *testing.T) {
-	s := newStore(t)
+func TestUseRecoveryCode(t *testing.T) { each(t, testUseRecoveryCode) }
+
+func testUseRecoveryCode(t *testing.T, b backend) {
+	s := b.store(t)
 	ctx := context.Background()
 	addUser(t, s, "alice")
 	addUser(t, s, "bob")
@@ -458,9 +483,11 @@ func TestUseRecoveryCode(t *testing.T) {
 	}
 }
 
-func TestRecordFailureAndLock(t *testing.T) {
+func TestRecordFailureAndLock(t *testing.T) { each(t, testRecordFailureAndLock) }
+
+func testRecordFailureAndLock(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := b.store(t)
 	addUser(t, s, "alice")
 	for i := 1; i < 3; i++ {
 		f, err := s.RecordFailure(ctx, "alice", t0, Lockout{3, 5 * time.Minute})
@@ -532,9 +559,11 @@ func TestRecordFailureAndLock(t *testing.T) {
 	}
 }
 
-func TestResetOTPAndEnrollToken(t *testing.T) {
+func TestResetOTPAndEnrollToken(t *testing.T) { each(t, testResetOTPAndEnrollToken) }
+
+func testResetOTPAndEnrollToken(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := b.store(t)
 	if err := s.AddUser(ctx, NewUser{Name: "alice", PasswordHash: "h", EnrollUntil: t0}, t0); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,35 @@
+-- The first release's schema in PostgreSQL types ("user" is a reserved word
+-- there, so it is quoted in every query of both dialects).
+-- +goose Up
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+	name TEXT PRIMARY KEY,
+	password_hash TEXT NOT NULL,
+	groups_csv TEXT NOT NULL DEFAULT '',
+	keys TEXT NOT NULL DEFAULT '',
+	otp_kind TEXT NOT NULL DEFAULT '',
+	otp_secret BYTEA,
+	otp_digits INTEGER NOT NULL DEFAULT 6,
+	otp_period INTEGER NOT NULL DEFAULT 30,
+	otp_window INTEGER NOT NULL DEFAULT 1,
+	hotp_counter BIGINT NOT NULL DEFAULT 0,
+	totp_last_step BIGINT NOT NULL DEFAULT 0,
+	failures INTEGER NOT NULL DEFAULT 0,
+	locked_until BIGINT NOT NULL DEFAULT 0,
+	created_at BIGINT NOT NULL,
+	enroll_until BIGINT NOT NULL DEFAULT 0,
+	enroll_token TEXT NOT NULL DEFAULT '',
+	last_login BIGINT NOT NULL DEFAULT 0,
+	last_source TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS recovery (
+	"user" TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+	hash TEXT NOT NULL,
+	used_at BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY ("user", hash)
+);
+
+-- +goose Down
+DROP TABLE recovery;
+DROP TABLE users;
+DROP TABLE meta;
