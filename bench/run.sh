@@ -6,9 +6,12 @@
 #   bastion = bin/bastion with the same user, key, password and TOTP secret
 # Root on Debian 12. Everything listens on 127.0.0.1 only; every process this
 # script starts is killed on exit. Knobs (environment):
-#   BENCH_LAT_RUNS=20 BENCH_MEM_SESSIONS=100 BENCH_SCALE_SESSIONS=8000
-#   BENCH_LOGIN_CLIENTS=8 BENCH_LOGIN_SECONDS=15 BENCH_THROUGHPUT_SIZE=1G
+#   BENCH_LAT_RUNS=20 BENCH_MEM_SESSIONS=30 BENCH_STORM_LOGINS=50 BENCH_SCALE_SESSIONS=8000
+#   BENCH_LOGIN_CLIENTS=8 BENCH_LOGIN_SECONDS=15 BENCH_THROUGHPUT_SIZE=1G BENCH_THROUGHPUT_RUNS=3
+#   BENCH_BASTION_ENV="GOMAXPROCS=1" (environment for the bastion only, to compare a runtime setting)
 #   BENCH_OUT=docs/benchmarks.md BENCH_KEEP=1 (keep the temp dir) BENCH_SKIP_GO=1
+# Each jump server runs in its own cgroup (v2, or v1 cpuacct), so its CPU is
+# counted over everything it forks.
 #   BENCH_ONLY=scale (comma list of memory,latency,throughput,logins,scale,go: run
 #     only those figures; the report then goes to the temp dir unless BENCH_OUT is set,
 #     so a partial run never overwrites docs/benchmarks.md)
@@ -21,7 +24,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 LAT_RUNS=${BENCH_LAT_RUNS:-20}
-MEM_N=${BENCH_MEM_SESSIONS:-100}
+MEM_N=${BENCH_MEM_SESSIONS:-30}
+STORM_N=${BENCH_STORM_LOGINS:-50}
+THR_RUNS=${BENCH_THROUGHPUT_RUNS:-3}
 SCALE_N=${BENCH_SCALE_SESSIONS:-8000}
 LR_CLIENTS=${BENCH_LOGIN_CLIENTS:-8}
 LR_SECONDS=${BENCH_LOGIN_SECONDS:-15}
@@ -84,6 +89,7 @@ cleanup() {
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
 		alive "${PIDS[i]}" && stop_pid "${PIDS[i]}"
 	done
+	cg_cleanup
 	rm -f /etc/pam.d/sshd-anchor
 	[ "$CREATED_USER" = 1 ] && userdel -r "$BUSER" >/dev/null 2>&1
 	if [ "${BENCH_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then log "temp dir kept: $T"; else rm -rf "$T"; fi
@@ -117,37 +123,55 @@ wait_port() { # wait_port PORT PID: until PORT listens (30 s), or PID died
 	die "nothing listens on $1"
 }
 
-# Process-tree accounting from /proc.
-tree_pids() { # ROOT and all its descendants
-	ps -e -o pid=,ppid= | awk -v root="$1" '
-		{ parent[$1] = $2; pids[NR] = $1 }
-		END {
-			keep[root] = 1; changed = 1
-			while (changed) { changed = 0
-				for (i in pids) { p = pids[i]; if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 } } }
-			for (p in keep) print p }'
-}
-cpu_ticks() { # utime+stime+cutime+cstime summed over the tree (reaped children land in cutime/cstime)
-	local total=0 p s
-	for p in $(tree_pids "$1"); do
-		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-		s=${s##*) }
-		total=$((total + $(awk '{print $12 + $13 + $14 + $15}' <<<"$s")))
+# CPU accounting: each jump server runs in its own cgroup, which every process
+# it forks inherits and keeps when it is reparented. (Summing the process tree's
+# utime+cutime missed sshd's forwarding child: with UsePAM and a non-root user it
+# is reparented to init when its session ends, so its CPU never reached the
+# listener's cutime, and the old report showed 0.20 s/GiB for sshd.)
+CG_ROOT=""
+CG_KIND=""
+cg_init() {
+	local base d
+	for base in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+		[ -f "$base/cgroup.procs" ] && [ -f "$base/cpu.stat" -o -f "$base/cgroup.controllers" ] || continue
+		d="$base/bastion-bench-$$"
+		if mkdir "$d" 2>/dev/null; then
+			if [ -f "$d/cpu.stat" ]; then CG_ROOT=$d; CG_KIND=v2; return; fi
+			rmdir "$d"
+		fi
 	done
-	echo "$total"
+	d=/sys/fs/cgroup/cpuacct/bastion-bench-$$
+	if [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ] && mkdir "$d" 2>/dev/null; then CG_ROOT=$d; CG_KIND=v1; return; fi
+	die "no writable cgroup (v2 with cpu.stat, or v1 cpuacct) under /sys/fs/cgroup: the jump servers' CPU cannot be counted over everything they fork"
 }
-pss_kb() { # Pss summed over the tree
+cg_new() { mkdir -p "$CG_ROOT/$1"; echo "$CG_ROOT/$1"; }
+cg_run() { # cg_run CGDIR CMD... &: CMD in that cgroup (exec twice, so $! is CMD's pid)
+	local cg=$1
+	shift
+	exec bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$cg" "$@"
+}
+cg_usec() { # CPU microseconds used by everything that ever ran in the cgroup
+	if [ "$CG_KIND" = v2 ]; then awk '/^usage_usec/ {print $2}' "$1/cpu.stat"; else echo $(($(cat "$1/cpuacct.usage") / 1000)); fi
+}
+cg_pids() { cat "$1/cgroup.procs" 2>/dev/null; }
+cg_cleanup() {
+	[ -n "$CG_ROOT" ] && [ -d "$CG_ROOT" ] || return 0
+	local d
+	for d in "$CG_ROOT"/*/; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+	rmdir "$CG_ROOT" 2>/dev/null || log "warning: cgroup $CG_ROOT not removed"
+}
+pss_kb() { # Pss summed over the processes of a cgroup
 	local total=0 p v
-	for p in $(tree_pids "$1"); do
+	for p in $(cg_pids "$1"); do
 		v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null) || continue
 		total=$((total + ${v:-0}))
 	done
 	echo "$total"
 }
-tree_count() { tree_pids "$1" | wc -l; }
-wait_tree_size() { # wait_tree_size ROOT N: until the tree is back to N processes (20 s)
-	for _ in $(seq 200); do [ "$(tree_count "$1")" -le "$2" ] && return 0; sleep 0.1; done
-	log "warning: process tree of $1 still has $(tree_count "$1") processes"
+cg_count() { cg_pids "$1" | wc -l; }
+wait_cg_size() { # wait_cg_size CGDIR N: until the cgroup is back to N processes (20 s)
+	for _ in $(seq 200); do [ "$(cg_count "$1")" -le "$2" ] && return 0; sleep 0.1; done
+	log "warning: cgroup $1 still has $(cg_count "$1") processes"
 }
 now_ns() { date +%s%N; }
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
@@ -157,6 +181,11 @@ ratio() { # ratio BASTION ANCHOR
 percentile() { # percentile P FILE (nearest rank)
 	sort -n "$2" | awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print "n/a"; exit } i = int(p * NR + 0.999999); if (i < 1) i = 1; printf "%.0f", v[i] }'
 }
+
+cg_init
+log "CPU counted per jump server through cgroup $CG_KIND ($CG_ROOT)"
+CG_ANCHOR=$(cg_new anchor)
+CG_BASTION=$(cg_new bastion)
 
 # --- build ------------------------------------------------------------------
 log "building bench/loadclient"
@@ -205,13 +234,16 @@ Host *
 	IdentitiesOnly yes
 	IdentityFile $T/id_ed25519
 	PreferredAuthentications publickey,keyboard-interactive
-	Ciphers aes128-gcm@openssh.com
 	LogLevel ERROR
 	ControlMaster no
 	ControlPath none
 	ConnectTimeout 30
 	ServerAliveInterval 0
 EOF
+
+# The same, with AES-128-GCM forced on both hops (the -c aes128-gcm@openssh.com row;
+# -J does not pass -c to the jump hop, so it is set in the config file).
+{ echo "Host *"; echo "	Ciphers aes128-gcm@openssh.com"; sed 1d "$T/ssh_config"; } >"$T/ssh_config_gcm"
 
 # --- backend sshd -------------------------------------------------------------
 mkdir -p /run/sshd
@@ -270,7 +302,7 @@ AllowTcpForwarding yes
 MaxStartups 200:30:400
 LogLevel ERROR
 EOF
-"$T/sshd-anchor" -f "$T/anchor_config" -D -e 2>>"$T/anchor.log" &
+cg_run "$CG_ANCHOR" "$T/sshd-anchor" -f "$T/anchor_config" -D -e 2>>"$T/anchor.log" &
 ANCHOR_PID=$!
 PIDS+=("$ANCHOR_PID")
 wait_port "$ANCHOR_PORT" "$ANCHOR_PID"
@@ -322,14 +354,16 @@ bin/bastion -c "$BCFG" user import-otp "$BUSER" "$GA" >/dev/null 2>&1 || die "ba
 # bastion refuses a code twice per user, so the Go load client spreads logins over them.
 LR_USERS=$(( (128 + LR_CLIENTS - 1) / LR_CLIENTS * LR_CLIENTS ))
 "$LC" setup -state "$BASTION_DIR/state/bastion.db" -state-key "$BASTION_DIR/state/state.key" -otp-file "$GA" \
-	-pubkey "$T/id_ed25519.pub" -password "$BPASS" -prefix mem -n "$MEM_N" -window "$WINDOW" \
-	-argon2-memory-kib 1024 -argon2-time 1 -argon2-threads 1 >/dev/null
+	-pubkey "$T/id_ed25519.pub" -password "$BPASS" -prefix mem -n "$MEM_N" -window "$WINDOW" >/dev/null
+"$LC" setup -state "$BASTION_DIR/state/bastion.db" -state-key "$BASTION_DIR/state/state.key" -otp-file "$GA" \
+	-pubkey "$T/id_ed25519.pub" -password "$BPASS" -prefix storm -n "$STORM_N" -window "$WINDOW" >/dev/null
 "$LC" setup -state "$BASTION_DIR/state/bastion.db" -state-key "$BASTION_DIR/state/state.key" -otp-file "$GA" \
 	-pubkey "$T/id_ed25519.pub" -password "$BPASS" -prefix warm -n 1 -window "$WINDOW" \
 	-argon2-memory-kib 1024 -argon2-time 1 -argon2-threads 1 >/dev/null
 "$LC" setup -state "$BASTION_DIR/state/bastion.db" -state-key "$BASTION_DIR/state/state.key" -otp-file "$GA" \
 	-pubkey "$T/id_ed25519.pub" -password "$BPASS" -prefix lr -n "$LR_USERS" -window "$WINDOW" >/dev/null
-bin/bastion -c "$BCFG" serve 2>>"$T/bastion.log" &
+# BENCH_BASTION_ENV (e.g. GOMAXPROCS=1): environment for this bastion only, to compare a runtime setting.
+cg_run "$CG_BASTION" env ${BENCH_BASTION_ENV:-} bin/bastion -c "$BCFG" serve 2>>"$T/bastion.log" &
 BASTION_PID=$!
 PIDS+=("$BASTION_PID")
 wait_port "$BASTION_PORT" "$BASTION_PID"
@@ -337,6 +371,7 @@ log "bastion on 127.0.0.1:$BASTION_PORT"
 
 declare -A JUMP_PORT=([anchor]=$ANCHOR_PORT [bastion]=$BASTION_PORT)
 declare -A JUMP_PID=([anchor]=$ANCHOR_PID [bastion]=$BASTION_PID)
+declare -A JUMP_CG=([anchor]=$CG_ANCHOR [bastion]=$CG_BASTION)
 declare -A R # results: R[figure,server]
 DIRECT50=n/a
 AES_LINE="openssl speed -evp aes-128-gcm: not measured (figure not run)"
@@ -365,53 +400,70 @@ set_code() {
 	die "no TOTP step available"
 }
 
+SSH_CFG=$T/ssh_config
 jump_ssh() { # jump_ssh SERVER CMD...
 	local s=$1
 	shift
 	SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
-		ssh -F "$T/ssh_config" -J "$BUSER@127.0.0.1:${JUMP_PORT[$s]}" -p "$BACKEND_PORT" root@127.0.0.1 "$@" </dev/null
+		ssh -F "$SSH_CFG" -J "$BUSER@127.0.0.1:${JUMP_PORT[$s]}" -p "$BACKEND_PORT" root@127.0.0.1 "$@" </dev/null
 }
 
 # --- 3. memory: PSS per idle jump session (first, while both servers are fresh) ---
+# MEM_N users each log in once (bastion: default argon2id cost, m=19456 KiB t=2 p=1)
+# and hold one idle jump; PSS over the server's cgroup 10 s after the last login,
+# minus PSS before, divided by the sessions. Then a storm of STORM_N logins at once
+# (bastion): peak RSS (VmHWM, reset before) and RSS 10 s after the last login.
+hold_sessions() { # hold_sessions SERVER TAG N CONCURRENCY WHO...: start a hold client, wait for its status
+	local s=$1 tag=$2 n=$3 conc=$4
+	shift 4
+	rm -f "$T/${tag}_$s.status"
+	"$LC" hold -addr "127.0.0.1:${JUMP_PORT[$s]}" "$@" -password "$BPASS" -identity "$T/id_ed25519" \
+		-otp-file "$GA" -window "$WINDOW" -sessions "$n" -concurrency "$conc" -target "127.0.0.1:$ECHO_PORT" \
+		-status "$T/${tag}_$s.status" -max-hold 10m >"$T/${tag}_$s.log" 2>&1 &
+	HOLD_PID=$!
+	PIDS+=("$HOLD_PID")
+	for _ in $(seq 3000); do [ -f "$T/${tag}_$s.status" ] && break; kill -0 "$HOLD_PID" 2>/dev/null || break; sleep 0.1; done
+	[ -f "$T/${tag}_$s.status" ] || die "$s: $tag load client gave no result ($(tail -2 "$T/${tag}_$s.log"))"
+}
 if want memory; then
 for s in anchor bastion; do
-	pid=${JUMP_PID[$s]}
+	cg=${JUMP_CG[$s]}
 	if [ "$s" = anchor ]; then who=(-prefix "$BUSER" -users 0 -reuse); else who=(-prefix mem -users "$MEM_N"); fi
 	# warm-up: one session opened and closed, so code pages and pools touched by
-	# the first session are not counted per session.
+	# the first session are not counted per session (the bastion's warm-up user
+	# has a cheap hash, so the argon2id memory of the measured logins is counted).
 	if [ "$s" = anchor ]; then warm=(-prefix "$BUSER" -users 0 -reuse); else warm=(-prefix warm -users 1); fi
-	"$LC" hold -addr "127.0.0.1:${JUMP_PORT[$s]}" "${warm[@]}" -password "$BPASS" -identity "$T/id_ed25519" \
-		-otp-file "$GA" -window "$WINDOW" -sessions 1 -concurrency 1 -target "127.0.0.1:$ECHO_PORT" \
-		-status "$T/warm_$s.status" -max-hold 10m >"$T/warm_$s.log" 2>&1 &
-	hp=$!
-	PIDS+=("$hp")
-	for _ in $(seq 600); do [ -f "$T/warm_$s.status" ] && break; kill -0 "$hp" 2>/dev/null || break; sleep 0.1; done
-	stop_pid "$hp"
+	hold_sessions "$s" warm 1 1 "${warm[@]}"
+	stop_pid "$HOLD_PID"
 	base_n=1
-	wait_tree_size "$pid" "$base_n"
+	wait_cg_size "$cg" "$base_n"
 	sleep 1
-	before=$(pss_kb "$pid")
-	rm -f "$T/hold_$s.status"
-	"$LC" hold -addr "127.0.0.1:${JUMP_PORT[$s]}" "${who[@]}" -password "$BPASS" -identity "$T/id_ed25519" \
-		-otp-file "$GA" -window "$WINDOW" -sessions "$MEM_N" -concurrency 8 -target "127.0.0.1:$ECHO_PORT" \
-		-status "$T/hold_$s.status" -max-hold 10m >"$T/hold_$s.log" 2>&1 &
-	hp=$!
-	PIDS+=("$hp")
-	for _ in $(seq 3000); do [ -f "$T/hold_$s.status" ] && break; kill -0 "$hp" 2>/dev/null || break; sleep 0.1; done
-	[ -f "$T/hold_$s.status" ] || die "$s: memory load client gave no result ($(tail -2 "$T/hold_$s.log"))"
-	sleep 2 # let the sessions settle
-	after=$(pss_kb "$pid")
+	before=$(pss_kb "$cg")
+	hold_sessions "$s" hold "$MEM_N" 8 "${who[@]}"
+	sleep 10 # PSS 10 s after the last login
+	after=$(pss_kb "$cg")
 	got=$(sed -n 's/^sessions=\([0-9]*\).*/\1/p' "$T/hold_$s.status")
 	R[memstatus,$s]=$(cat "$T/hold_$s.status")
 	if [ "${got:-0}" -gt 0 ]; then R[pss,$s]=$(calc "($after - $before) / $got" 0); else R[pss,$s]=n/a; fi
 	R[memn,$s]=$got
-	stop_pid "$hp"
-	wait_tree_size "$pid" "$base_n"
+	stop_pid "$HOLD_PID"
+	wait_cg_size "$cg" "$base_n"
 	sleep 1
-	R[memfd,$s]=$(for p in $(tree_pids "$pid"); do ls "/proc/$p/fd" 2>/dev/null; done | wc -l)
-	log "memory $s: ${R[memfd,$s]} fds in the server tree 1 s after the sessions closed"
+	R[memfd,$s]=$(for p in $(cg_pids "$cg"); do ls "/proc/$p/fd" 2>/dev/null; done | wc -l)
+	log "memory $s: ${R[memfd,$s]} fds in the server cgroup 1 s after the sessions closed"
 	log "memory $s: $got sessions, PSS before ${before} kB after ${after} kB → ${R[pss,$s]} kB/session"
 done
+# Login storm: STORM_N logins at once, default argon2id cost.
+echo 5 >"/proc/$BASTION_PID/clear_refs" # resets VmHWM to the current RSS
+rss_before=$(awk '/^VmRSS:/ {print $2}' "/proc/$BASTION_PID/status")
+hold_sessions bastion storm "$STORM_N" "$STORM_N" -prefix storm -users "$STORM_N"
+R[stormline,bastion]=$(cat "$T/storm_bastion.status")
+R[stormpeak,bastion]=$(awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$BASTION_PID/status")
+sleep 10
+R[stormafter,bastion]=$(awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$BASTION_PID/status")
+R[stormbefore,bastion]=$(calc "$rss_before / 1024" 0)
+stop_pid "$HOLD_PID"
+log "storm: ${R[stormline,bastion]}; bastion RSS ${R[stormbefore,bastion]} MiB before, peak ${R[stormpeak,bastion]} MiB, ${R[stormafter,bastion]} MiB 10 s after the last login"
 
 fi # memory
 # --- 1. login latency ---------------------------------------------------------
@@ -449,22 +501,61 @@ log "latency p50 anchor ${R[lat50,anchor]} ms, bastion ${R[lat50,bastion]} ms"
 fi # latency
 # --- 2. throughput and server CPU per GiB -------------------------------------
 if want throughput; then
-TICK=$(getconf CLK_TCK)
-for s in anchor bastion; do
-	pid=${JUMP_PID[$s]}
-	base_n=$(tree_count "$pid")
-	set_code "$s"
-	c0=$(cpu_ticks "$pid")
-	t0=$(now_ns)
-	jump_ssh "$s" "head -c $BYTES /dev/zero" >/dev/null
-	t1=$(now_ns)
-	wait_tree_size "$pid" "$base_n"
-	c1=$(cpu_ticks "$pid")
-	secs=$(calc "($t1 - $t0) / 1e9" 3)
-	R[mbs,$s]=$(calc "$BYTES / 1e6 / $secs" 0)
-	R[cpugb,$s]=$(calc "($c1 - $c0) / $TICK / ($BYTES / 1073741824)" 2)
-	log "throughput $s: $THR_SIZE in ${secs}s = ${R[mbs,$s]} MB/s, server CPU ${R[cpugb,$s]} s/GiB"
+# stats FILE: "median min max" of the numbers in FILE (one a line).
+stats() { sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR == 0) { print "n/a n/a n/a"; exit } m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }'; }
+# cipher_of SERVER CFG: the cipher the client negotiates with the jump host (from ssh -v; the
+# login is not completed: BatchMode skips keyboard-interactive).
+cipher_of() {
+	ssh -v -F "$2" -o BatchMode=yes -p "${JUMP_PORT[$1]}" "$BUSER@127.0.0.1" true </dev/null 2>&1 \
+		| sed -n 's/.*kex: server->client cipher: \([^ ]*\).*/\1/p' | head -1 || true
+}
+for mode in default gcm; do
+	if [ "$mode" = gcm ]; then SSH_CFG=$T/ssh_config_gcm; else SSH_CFG=$T/ssh_config; fi
+	for s in anchor bastion; do
+		R[cipher_$mode,$s]=$(cipher_of "$s" "$SSH_CFG")
+		: >"$T/thr_${mode}_mbs_$s"
+		: >"$T/thr_${mode}_cpu_$s"
+		: >"$T/thr_${mode}_all_$s"
+	done
+	: >"$T/thr_${mode}_rmbs"
+	: >"$T/thr_${mode}_rcpu"
+	log "throughput ($mode ciphers: anchor ${R[cipher_$mode,anchor]}, bastion ${R[cipher_$mode,bastion]}): $THR_RUNS runs of $THR_SIZE each, interleaved"
+	for ((r = 0; r < THR_RUNS; r++)); do
+		if ((r % 2)); then order=(bastion anchor); else order=(anchor bastion); fi
+		for s in "${order[@]}"; do
+			cg=${JUMP_CG[$s]}
+			base_n=$(cg_count "$cg")
+			set_code "$s"
+			c0=$(cg_usec "$cg")
+			line=$(jump_ssh "$s" "head -c $BYTES /dev/zero" | "$LC" sink -cgroup "$cg") || die "$s: throughput run failed"
+			wait_cg_size "$cg" "$base_n"
+			c1=$(cg_usec "$cg")
+			secs=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$line")
+			cpu=$(sed -n 's/.*cpu_usec=\([0-9]*\).*/\1/p' <<<"$line")
+			got=$(sed -n 's/^bytes=\([0-9]*\).*/\1/p' <<<"$line")
+			[ "$got" = "$BYTES" ] || die "$s: received $got bytes of $BYTES"
+			mbs=$(calc "$BYTES / 1e6 / $secs" 0)
+			cpugb=$(calc "$cpu / 1e6 / ($BYTES / 1073741824)" 2)
+			allgb=$(calc "($c1 - $c0) / 1e6 / ($BYTES / 1073741824)" 2)
+			echo "$mbs" >>"$T/thr_${mode}_mbs_$s"
+			echo "$cpugb" >>"$T/thr_${mode}_cpu_$s"
+			echo "$allgb" >>"$T/thr_${mode}_all_$s"
+			declare "run_mbs_$s=$mbs" "run_cpu_$s=$cpugb"
+			log "throughput $mode $s run $((r + 1)): ${mbs} MB/s, server CPU ${cpugb} s/GiB for the data (${allgb} with the login and teardown)"
+		done
+		ratio "$run_mbs_bastion" "$run_mbs_anchor" >>"$T/thr_${mode}_rmbs"; echo >>"$T/thr_${mode}_rmbs"
+		ratio "$run_cpu_bastion" "$run_cpu_anchor" >>"$T/thr_${mode}_rcpu"; echo >>"$T/thr_${mode}_rcpu"
+	done
+	for s in anchor bastion; do
+		read -r "R[mbs_$mode,$s]" "R[mbsmin_$mode,$s]" "R[mbsmax_$mode,$s]" < <(stats "$T/thr_${mode}_mbs_$s")
+		read -r "R[cpu_$mode,$s]" "R[cpumin_$mode,$s]" "R[cpumax_$mode,$s]" < <(stats "$T/thr_${mode}_cpu_$s")
+		read -r "R[all_$mode,$s]" "_" "_" < <(stats "$T/thr_${mode}_all_$s")
+	done
+	read -r "R[rmbs_$mode]" "R[rmbsmin_$mode]" "R[rmbsmax_$mode]" < <(stats "$T/thr_${mode}_rmbs")
+	read -r "R[rcpu_$mode]" "R[rcpumin_$mode]" "R[rcpumax_$mode]" < <(stats "$T/thr_${mode}_rcpu")
+	log "throughput $mode: bastion/anchor MB/s ${R[rmbs_$mode]} (${R[rmbsmin_$mode]}-${R[rmbsmax_$mode]}), CPU/GiB ${R[rcpu_$mode]} (${R[rcpumin_$mode]}-${R[rcpumax_$mode]})"
 done
+SSH_CFG=$T/ssh_config
 # Reference: one AES-128-GCM pass over 1 GiB on this CPU (16 KiB blocks).
 AES_KBS=$(openssl speed -evp aes-128-gcm -seconds 2 -bytes 16384 2>/dev/null | awk '/^AES-128-GCM|^aes-128-gcm/ {v=$NF} END {sub(/k$/,"",v); print v}')
 if [[ "$AES_KBS" =~ ^[0-9.]+$ ]]; then
@@ -502,7 +593,8 @@ log "scale: adding $SCALE_USERS users (argon2id m=1024 KiB t=1 p=1)"
 "$LC" setup -state "$SCALE_DIR/state/bastion.db" -state-key "$SCALE_DIR/state/state.key" -otp-file "$GA" \
 	-pubkey "$T/id_ed25519.pub" -password "$BPASS" -prefix s -n "$SCALE_USERS" -window "$WINDOW" \
 	-argon2-memory-kib 1024 -argon2-time 1 -argon2-threads 1 >/dev/null
-bin/bastion -c "$SCALE_DIR/config.toml" serve 2>>"$T/scale_bastion.log" &
+CG_SCALE=$(cg_new scale)
+cg_run "$CG_SCALE" env ${BENCH_BASTION_ENV:-} bin/bastion -c "$SCALE_DIR/config.toml" serve 2>>"$T/scale_bastion.log" &
 SCALE_PID=$!
 PIDS+=("$SCALE_PID")
 wait_port "$SCALE_PORT" "$SCALE_PID"
@@ -552,7 +644,7 @@ sleep 3
 R[scaleline,bastion]=$(cat "$T/scale.status")
 R[scale,bastion]=$(sed -n 's/^sessions=\([0-9]*\).*/\1/p' "$T/scale.status")
 rss1=$(awk '/^VmRSS:/ {print $2}' "/proc/$SCALE_PID/status" 2>/dev/null || echo "${R[scalestallrss,bastion]:-0}")
-pss1=$(pss_kb "$SCALE_PID")
+pss1=$(pss_kb "$CG_SCALE")
 R[scalerss,bastion]=$(calc "$rss1 / 1024" 0)
 R[scalepss,bastion]=$(calc "$pss1 / 1024" 0)
 R[scaleper,bastion]=$(calc "($rss1 - $rss0) / (${R[scale,bastion]} > 0 ? ${R[scale,bastion]} : 1)" 1)
@@ -571,7 +663,7 @@ fi # scale
 GOBENCH="(skipped: BENCH_SKIP_GO=1)"
 if [ "${BENCH_SKIP_GO:-0}" != 1 ] && want go; then
 	log "go test -bench"
-	GOBENCH=$(go test -run=NONE -bench=. -benchmem ./oath/ ./passwd/ ./audit/ ./gateway/ ./bench/... 2>&1) || GOBENCH+=$'\n(go test -bench failed)'
+	GOBENCH=$(go test -run=NONE -bench=. -benchmem ./oath/ ./passwd/ ./audit/ ./coalesce/ ./gateway/ ./bench/... 2>&1) || GOBENCH+=$'\n(go test -bench failed)'
 fi
 
 # --- report -------------------------------------------------------------------
@@ -588,19 +680,32 @@ KERNEL=$(uname -r)
 row() { # row LABEL KEY [TARGET]
 	printf '| %s | %s | %s | %s | %s |\n' "$1" "${R[$2,bastion]:-n/a}" "${R[$2,anchor]:-n/a}" "$(ratio "${R[$2,bastion]:-}" "${R[$2,anchor]:-}")" "${3:-}"
 }
+spread() { # spread KEY MODE SERVER: "median (min–max)"
+	local k=$1 m=$2 s=$3
+	[ -n "${R[${k}_$m,$s]:-}" ] || { echo "n/a"; return; }
+	printf '%s (%s–%s)' "${R[${k}_$m,$s]}" "${R[${k}min_$m,$s]}" "${R[${k}max_$m,$s]}"
+}
+thr_rows() { # thr_rows MODE LABEL
+	local m=$1
+	[ -n "${R[rmbs_$m]:-}" ] || { printf '| Throughput, %s | not run | | | |\n' "$2"; return; }
+	printf '| Throughput, MB/s, %s: %s | %s | %s | **%s** (%s–%s) | ≥ 1.0 |\n' "$2" "${R[cipher_$m,bastion]} / ${R[cipher_$m,anchor]}" \
+		"$(spread mbs "$m" bastion)" "$(spread mbs "$m" anchor)" "${R[rmbs_$m]}" "${R[rmbsmin_$m]}" "${R[rmbsmax_$m]}"
+	printf '| Jump server CPU, s per GiB, %s | %s | %s | **%s** (%s–%s) | ≤ 1.2 |\n' "$2" \
+		"$(spread cpu "$m" bastion)" "$(spread cpu "$m" anchor)" "${R[rcpu_$m]}" "${R[rcpumin_$m]}" "${R[rcpumax_$m]}"
+}
 
 mkdir -p "$(dirname "$OUT")"
 {
 	cat <<EOF
 # Benchmarks: bastion vs OpenSSH sshd + PAM
 
-Produced by \`$CMDLINE${ONLY:+ BENCH_ONLY=$ONLY}\` (\`bench/run.sh\`) on $(date -u +%Y-%m-%d) — one run, both jump hosts measured
-in the same run, on the same machine, in front of the same plain OpenSSH backend on 127.0.0.1.
+Produced by \`$CMDLINE${ONLY:+ BENCH_ONLY=$ONLY}${BENCH_BASTION_ENV:+ BENCH_BASTION_ENV=$BENCH_BASTION_ENV}\` (\`bench/run.sh\`) on $(date -u +%Y-%m-%d) — both jump hosts measured
+in the same run, interleaved, on the same machine, in front of the same plain OpenSSH backend on 127.0.0.1.
+Every figure is at default settings unless its row says otherwise.
 
 - **Machine**: $(nproc) CPUs, $CPU_MODEL, $MEM_TOTAL RAM, Linux $KERNEL; load average $LOAD_START at the
-  start and $(cut -d' ' -f1-3 /proc/loadavg) at the end (anything above ~0.3 means other work shared the CPUs and
-  the absolute figures are noisy; anchor and bastion were measured interleaved or back to back, so the ratios
-  are the figures to read)
+  start and $(cut -d' ' -f1-3 /proc/loadavg) at the end (other work shares these CPUs: absolute ms, MB/s and
+  CPU seconds are noisy; anchor and bastion were measured interleaved, so the ratios are the figures to read)
 - **Versions**: $SSH_V; openssh-server $SSHD_V; libpam-google-authenticator $PGA_V; $GO_V; bastion commit $COMMIT$DIRTY
 - **anchor**: OpenSSH \`sshd\` started as \`sshd-anchor\` (a symlink, so PAM service \`/etc/pam.d/sshd-anchor\`:
   \`pam_unix\` + \`pam_google_authenticator\`), \`AuthenticationMethods publickey,keyboard-interactive\`, \`UsePAM yes\`.
@@ -609,24 +714,29 @@ in the same run, on the same machine, in front of the same plain OpenSSH backend
   \`.google_authenticator\` file, made by \`google-authenticator -t -D -u -w 21\`), argon2id m=19456 KiB t=2 p=1 (the defaults);
   \`[limits] max_startups = "200:30:400"\` (the anchor's \`MaxStartups\`) and \`exempt = ["127.0.0.1/32"]\`, because all
   load comes from one address; everything else at its default.
-- **Client**: OpenSSH \`ssh -J\` with \`Ciphers aes128-gcm@openssh.com\` on both hops (the AES-GCM reference below is
-  the floor this makes comparable), askpass answering \`Password:\` and \`Verification code:\`.
+- **CPU accounting**: each jump server runs in its own cgroup ($CG_KIND), so its CPU is counted over every process
+  it forks, including sshd's per-connection children after they are reparented.
+- **Client**: stock OpenSSH \`ssh -J\` (its default cipher choice) and, in the rows that say so,
+  \`Ciphers aes128-gcm@openssh.com\` on both hops; askpass answering \`Password:\` and \`Verification code:\`.
 
 ## Results
 
-| Figure | bastion | anchor | bastion/anchor | target |
+| Figure | bastion | anchor | bastion/anchor | goal |
 |---|---|---|---|---|
 $(row "Login latency p50, ms (\`ssh -J jump backend true\`, $LAT_RUNS runs)" lat50 "≤ 1.0")
 $(row "Login latency p95, ms" lat95 "≤ 1.0")
-$(row "Throughput, MB/s ($THR_SIZE through the jump)" mbs "≥ 1.0")
-$(row "Jump server CPU, s per GiB" cpugb "≤ 1.2")
-$(row "PSS per idle jump session, kB (${R[memn,bastion]:-?} / ${R[memn,anchor]:-?} sessions)" pss "≤ 0.1")
+$(thr_rows default "default client cipher choice (bastion / anchor)")
+$(thr_rows gcm "\`-c aes128-gcm@openssh.com\` (bastion / anchor)")
+$(row "PSS per idle jump session, kB ($MEM_N users, one login each, default argon2id; 10 s after the last login)" pss "≤ 0.1")
+| Peak RSS during a $STORM_N-login storm (all at once, default argon2id), MiB (RSS before ${R[stormbefore,bastion]:-n/a}, 10 s after the last login ${R[stormafter,bastion]:-n/a}) | ${R[stormpeak,bastion]:-n/a} | not run | — | |
 $(row "Login rate, logins/s ($LR_CLIENTS parallel clients, ${LR_SECONDS} s)" lrate "")
 $(row "Login time p99 under that load, ms" lp99 "")
-| Max concurrent idle jump sessions (target $SCALE_N) | ${R[scale,bastion]:-n/a} | not run | — | 8,000 |
+| Max concurrent idle jump sessions (target $SCALE_N; these users' hashes at argon2id m=1 MiB, see below; at the default cost see the PSS row) | ${R[scale,bastion]:-n/a} | not run | — | 8,000 |
 | bastion shutdown on SIGTERM after the load client left, s (fds still open 2 s after: ${R[scalefdafter,bastion]:-n/a}) | ${R[scalestop,bastion]:-n/a} | — | — | |
 | bastion RSS at that count, MiB (PSS ${R[scalepss,bastion]:-n/a} MiB; ${R[scaleper,bastion]:-n/a} kB RSS per session) | ${R[scalerss,bastion]:-n/a} | — | — | < 1,536 |
 
+Throughput and CPU cells: MB/s and CPU seconds per GiB, the median over $THR_RUNS runs each (min–max); the ratio is the median of the
+per-run ratios (each run measures anchor and bastion back to back, alternating which goes first), with their range.
 References: $AES_LINE. A direct \`ssh -p BACKEND root@127.0.0.1 true\` (no jump) takes ${DIRECT50} ms p50
 (5 runs) on this machine: that part of the login latency is the backend hop and the client, the same for both.
 
@@ -635,12 +745,16 @@ Raw lines:
 \`\`\`
 latency ms anchor:  $(tr '\n' ' ' <"$T/lat_anchor")
 latency ms bastion: $(tr '\n' ' ' <"$T/lat_bastion")
+$(for m in default gcm; do for s in anchor bastion; do [ -f "$T/thr_${m}_mbs_$s" ] || continue
+	printf 'throughput %-7s %-7s MB/s: %s; CPU s/GiB data path: %s; with login and teardown: %s\n' "$m" "$s" \
+		"$(tr '\n' ' ' <"$T/thr_${m}_mbs_$s")" "$(tr '\n' ' ' <"$T/thr_${m}_cpu_$s")" "$(tr '\n' ' ' <"$T/thr_${m}_all_$s")"; done; done)
 memory anchor:  ${R[memstatus,anchor]:-}
 memory bastion: ${R[memstatus,bastion]:-}
+storm bastion:  ${R[stormline,bastion]:-}
 logins anchor:  ${R[lrline,anchor]:-}
 logins bastion: ${R[lrline,bastion]:-}
 scale bastion:  ${R[scaleline,bastion]:-}
-scale fds at the end of the ramp: $(tr '\n' ';' <"$T/scale_snapshot.txt" 2>/dev/null)
+scale fds at the end of the ramp: $([ -f "$T/scale_snapshot.txt" ] && tr '\n' ';' <"$T/scale_snapshot.txt")
 \`\`\`
 
 ## How each figure is measured
@@ -653,37 +767,39 @@ scale fds at the end of the ramp: $(tr '\n' ';' <"$T/scale_snapshot.txt" 2>/dev/
    (\`WINDOW_SIZE 21\` in the imported file, \`totp_window = $WINDOW\`) and each login sends the next unused
    step's code (computed with \`oathtool -b -c STEP\`), waiting for a new step when the window is used up
    (outside the timed part).
-2. **Throughput**: wall time of \`ssh -J ... 'head -c $BYTES /dev/zero' > /dev/null\`, including the login, so
-   it slightly understates line rate for both. **CPU per GiB**: utime+stime+cutime+cstime (from
-   \`/proc/PID/stat\`) summed over the jump server's process tree (the sshd listener and its per-connection
-   children, which are reaped into the listener's cutime/cstime; the bastion is one process), before vs after.
-   It includes that one login. Only the jump server is counted, not the client or the backend.
-3. **Memory**: \`bench/loadclient hold\` opens N connections, each with one \`direct-tcpip\` channel to a
-   TCP echo target (checked with one round trip) and leaves them idle; after one warm-up session (opened and
-   closed), the sum of \`Pss\` from
-   \`/proc/PID/smaps_rollup\` over the server's process tree is taken before and 2 s after, divided by N.
-   The bastion's N logins are spread over N users \`mem0..\` (same key, password, secret), because it refuses
-   reuse of a code per user; their password hashes use argon2id m=1024 KiB t=1, because at the default cost
-   each login allocates 19 MiB that the Go heap keeps for a while after the login storm, which would be
-   counted as per-session memory (it is transient login cost, not session state). The anchor's figure
-   includes whatever PAM (yescrypt) left in each per-session sshd process, since those processes live on.
+2. **Throughput and CPU per GiB**: \`ssh -J ... 'head -c $BYTES /dev/zero' | loadclient sink\`, $THR_RUNS runs per jump
+   host and cipher setting, interleaved. The sink times the data from its first byte to EOF (the login is not
+   in the figure) and reads the jump server's cgroup CPU time (\`cpu.stat\` usage_usec, or cpuacct.usage on
+   cgroup v1) at the first byte and at EOF: the CPU of the data path, on every process of that server. The raw
+   lines also give the CPU from before the login to after teardown. Only the jump server is counted, not the
+   client or the backend. The negotiated cipher is read from \`ssh -v\` against each jump host.
+3. **Memory**: \`bench/loadclient hold\` opens $MEM_N connections (8 logins in flight), each with one
+   \`direct-tcpip\` channel to a TCP echo target (checked with one round trip), and leaves them idle. The bastion's
+   logins are spread over $MEM_N users \`mem0..\` (same key, password and secret, because it refuses a code twice per
+   user), each logging in once, with the **default** argon2id cost. The sum of \`Pss\` from \`/proc/PID/smaps_rollup\`
+   over the server's cgroup is taken after one warm-up session (opened and closed; the bastion's warm-up user
+   has a cheap hash, so the measured logins' hash memory is all counted) and 10 s after the last login, and the
+   difference is divided by the sessions. The anchor's figure includes whatever PAM left in each per-session sshd.
+   **Storm**: then $STORM_N users log in at once (one connection and idle jump each, default cost); peak RSS is
+   the bastion's \`VmHWM\` (reset through \`/proc/PID/clear_refs\` before the storm).
 4. **Scale**: a fresh bastion (same config) and \`loadclient hold -sessions $SCALE_N -concurrency 32\` (its
    echo target, \`loadclient echo\`, in another process; \`ulimit -n 20000\` for all). Each session costs the
    bastion 2 fds (client + target socket), the echo target 1 and the load client 1, so the bastion's own
    ceiling under this limit is ~9,990 sessions. A session counts once its channel opened and one
-   "ping" came back through it; an open or an echo not answered within 30 s fails that session (and closes it). Logins are spread over
-   $SCALE_USERS users (up to 15 successive codes each); these users' password hashes use argon2id
-   m=1024 KiB t=1 so that the ramp measures holding sessions, not hashing. RSS is \`VmRSS\` of the bastion
-   with all sessions open. The anchor was not driven to this count (one sshd monitor + one privsep child per
-   session: the 100-session PSS above is the comparison).
+   "ping" came back through it; an open or an echo not answered within 30 s fails that session (and closes it).
+   Logins are spread over ${SCALE_USERS:-N/15} users (up to 15 successive codes each). **Not at the default
+   hash cost**: these users' password hashes use argon2id m=1024 KiB t=1, so that the ramp measures holding
+   sessions rather than $SCALE_N default-cost hashes (minutes of CPU); the default-cost memory per session
+   is the PSS row. RSS is \`VmRSS\` of the bastion with all sessions open. The anchor was not driven to this count
+   (one sshd monitor + one privsep child per session: the PSS row is the comparison).
 5. **Login rate**: \`loadclient logins\`: $LR_CLIENTS goroutines each looping connect → key exchange → publickey
    → \`Password:\` + \`Verification code:\` → disconnect for $LR_SECONDS s (Go \`x/crypto/ssh\` client, no jump
-   channel). Bastion: default argon2id (m=19456 KiB, t=2, p=1), logins spread over $LR_USERS users so each code
+   channel). Bastion: default argon2id (m=19456 KiB, t=2, p=1), logins spread over ${LR_USERS} users so each code
    is used once. Anchor: the one PAM user, current code (reuse allowed), password hash as above.
 
 ## Go micro-benchmarks
 
-\`go test -run=NONE -bench=. -benchmem ./oath/ ./passwd/ ./audit/ ./gateway/ ./bench/...\`
+\`go test -run=NONE -bench=. -benchmem ./oath/ ./passwd/ ./audit/ ./coalesce/ ./gateway/ ./bench/...\`
 (audit append and the jump copy loop are covered if those packages have benchmarks):
 
 \`\`\`

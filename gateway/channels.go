@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"bastion/audit"
+	"bastion/coalesce"
 	"bastion/config"
 	"bastion/session"
 	"bastion/untrusted"
@@ -35,6 +36,7 @@ type conn struct {
 	source string
 	addr   netip.Addr
 	sconn  *ssh.ServerConn
+	out    *coalesce.Conn // the client connection under sconn
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -184,7 +186,7 @@ func (c *conn) jump(nch ssh.NewChannel) {
 	}
 	go ssh.DiscardRequests(reqs)
 	start := time.Now()
-	up, down, reason := pipe(c.ctx, ch, backend, c.touch)
+	up, down, reason := pipe(c.ctx, ch, backend, c.touch, c.out)
 	c.log.Info("jump closed", "target", t.Name, "bytes_up", up, "bytes_down", down)
 	c.srv.audit(c.event(audit.Event{Type: "jump.close", Result: "ok", Target: t.Name, Fields: map[string]string{
 		"dest": t.Address, "bytes_up": fmt.Sprint(up), "bytes_down": fmt.Sprint(down),
@@ -192,16 +194,24 @@ func (c *conn) jump(nch ssh.NewChannel) {
 	}}))
 }
 
+// holder is the part of the client connection's coalescing writer
+// (coalesce.Conn) the download loop drives; nil means no coalescing.
+type holder interface {
+	Hold()
+	Release() error
+}
+
 // pipe copies both ways until both directions end or ctx is done, half-closing
 // each side as its source ends. up is client→backend, down backend→client.
 // It uses one goroutine besides the caller's, and an idle jump holds only
-// the small upload buffer: downloads borrow a pooled buffer per burst.
-func pipe(ctx context.Context, ch ssh.Channel, backend net.Conn, touch func()) (up, down int64, reason string) {
+// the small upload buffer: downloads borrow a pooled buffer per burst, and
+// hold out (the client connection's writer) only while data keeps coming.
+func pipe(ctx context.Context, ch ssh.Channel, backend net.Conn, touch func(), out holder) (up, down int64, reason string) {
 	stop := context.AfterFunc(ctx, func() { ch.Close(); backend.Close() })
 	defer stop()
 	downDone := make(chan string, 1)
 	go func() {
-		n, err := copyFromConn(activity{ch, touch}, backend)
+		n, err := copyFromConn(activity{ch, touch}, backend, out)
 		down = n
 		ch.CloseWrite()
 		downDone <- endReason("backend", err)
@@ -235,7 +245,11 @@ var downPool = sync.Pool{New: func() any { b := make([]byte, downBufSize); retur
 // pool only while reading data that is ready, so thousands of idle jumps hold
 // none. It reads through the runtime poller: the read runs inside rc.Read, and
 // on EAGAIN the buffer goes back to the pool before the goroutine parks.
-func copyFromConn(dst io.Writer, src net.Conn) (int64, error) {
+//
+// With out set, dst's writes are coalesced while data keeps coming: out is
+// held from the first write of a burst and released (flushed) before the
+// goroutine parks for more input and when the copy ends.
+func copyFromConn(dst io.Writer, src net.Conn, out holder) (written int64, err error) {
 	sc, ok := src.(syscall.Conn)
 	if !ok {
 		return io.Copy(dst, src)
@@ -244,7 +258,22 @@ func copyFromConn(dst io.Writer, src net.Conn) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var written int64
+	held := false
+	var flushErr error
+	release := func() {
+		if held {
+			held = false
+			if e := out.Release(); e != nil && flushErr == nil {
+				flushErr = e
+			}
+		}
+	}
+	defer func() {
+		release()
+		if err == nil {
+			err = flushErr
+		}
+	}()
 	for {
 		var (
 			bp   *[]byte
@@ -256,12 +285,17 @@ func copyFromConn(dst io.Writer, src net.Conn) (int64, error) {
 			n, rerr = syscall.Read(int(fd), *bp)
 			if rerr == syscall.EAGAIN {
 				downPool.Put(bp)
+				release()    // send what is kept back before waiting for more
 				return false // park in the poller without a buffer
 			}
 			return true
 		})
 		if err != nil { // closed, or deadline
 			return written, err
+		}
+		if flushErr != nil {
+			downPool.Put(bp)
+			return written, flushErr
 		}
 		if rerr == syscall.EINTR {
 			downPool.Put(bp)
@@ -273,6 +307,10 @@ func copyFromConn(dst io.Writer, src net.Conn) (int64, error) {
 				return written, os.NewSyscallError("read", rerr)
 			}
 			return written, nil // EOF
+		}
+		if out != nil && !held {
+			out.Hold()
+			held = true
 		}
 		m, werr := dst.Write((*bp)[:n])
 		written += int64(m)

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"bastion/audit"
+	"bastion/coalesce"
 	"bastion/config"
 	"bastion/kbdint"
 	"bastion/limits"
@@ -242,7 +243,8 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 		s.throttle.Count(src.Addr().String(), "refused_admission")
 		return
 	}
-	version, rc, err := peekVersion(nc, cfg.SSH.ClientVersionWait, graceEnd)
+	out := coalesce.New(nc) // jumps batch their writes to the client through it
+	version, rc, err := peekVersion(out, cfg.SSH.ClientVersionWait, graceEnd)
 	if err != nil {
 		log.Debug("connection closed before its identification line", "err", err)
 		return
@@ -289,7 +291,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	}
 	context.AfterFunc(connCtx, func() { sconn.Close() })
 	go keepalive(connCtx, sconn, cfg.Session, cancel)
-	c := &conn{srv: s, id: id, connID: connID, source: flow.source, addr: flow.addr, sconn: sconn, log: log, ctx: connCtx, cancel: cancel,
+	c := &conn{srv: s, id: id, connID: connID, source: flow.source, addr: flow.addr, sconn: sconn, out: out, log: log, ctx: connCtx, cancel: cancel,
 		refusals: audit.NewBudget(refusedJumpBurst, refusedJumpEvery, nil)}
 	defer s.track(c)()
 	c.touch()

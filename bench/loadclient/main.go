@@ -7,6 +7,7 @@
 //	loadclient echo   -listen 127.0.0.1:PORT
 //	loadclient hold   -addr A -prefix lc -users 100 -sessions 8000 -target 127.0.0.1:PORT -status FILE ...
 //	loadclient logins -addr A -prefix lr -users 64 -clients 8 -duration 15s ...
+//	... | loadclient sink -cgroup /sys/fs/cgroup/.../bastion
 package main
 
 import (
@@ -34,7 +35,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadclient setup|echo|hold|logins [flags]")
+		fmt.Fprintln(os.Stderr, "usage: loadclient setup|echo|hold|logins|sink [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -47,6 +48,8 @@ func main() {
 		err = hold(os.Args[2:])
 	case "logins":
 		err = logins(os.Args[2:])
+	case "sink":
+		err = sink(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -537,4 +540,64 @@ func logins(args []string) error {
 	fmt.Printf("logins=%d failed=%d seconds=%.2f rate=%.2f p50_ms=%.1f p99_ms=%.1f last_error=%q\n",
 		len(lat), failed, elapsed.Seconds(), float64(len(lat))/elapsed.Seconds(), pct(0.50), pct(0.99), lastErr)
 	return nil
+}
+
+// sink reads stdin to EOF and prints how many bytes came, the seconds from
+// the first byte to EOF, and the CPU microseconds the jump server's cgroup
+// used over the same span: the data path alone, without the login before it.
+func sink(args []string) error {
+	fs := flag.NewFlagSet("sink", flag.ExitOnError)
+	cgroup := fs.String("cgroup", "", "cgroup directory of the jump server (v2 cpu.stat or v1 cpuacct.usage)")
+	fs.Parse(args)
+	buf := make([]byte, 256<<10)
+	n, err := os.Stdin.Read(buf)
+	if n == 0 {
+		return fmt.Errorf("no data: %v", err)
+	}
+	t0 := time.Now()
+	c0, err := cgroupUsec(*cgroup)
+	if err != nil {
+		return err
+	}
+	total := int64(n)
+	for {
+		n, err := os.Stdin.Read(buf)
+		total += int64(n)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	secs := time.Since(t0).Seconds()
+	c1, err := cgroupUsec(*cgroup)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("bytes=%d seconds=%.3f cpu_usec=%d\n", total, secs, c1-c0)
+	return nil
+}
+
+// cgroupUsec is the CPU time, in microseconds, used by everything that ran in
+// the cgroup dir: usage_usec from a v2 cpu.stat, or a v1 cpuacct.usage (ns).
+func cgroupUsec(dir string) (int64, error) {
+	if data, err := os.ReadFile(dir + "/cpu.stat"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			var v int64
+			if _, err := fmt.Sscanf(line, "usage_usec %d", &v); err == nil {
+				return v, nil
+			}
+		}
+		return 0, fmt.Errorf("%s/cpu.stat: no usage_usec", dir)
+	}
+	data, err := os.ReadFile(dir + "/cpuacct.usage")
+	if err != nil {
+		return 0, fmt.Errorf("cgroup %s: %w", dir, err)
+	}
+	var ns int64
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(data)), "%d", &ns); err != nil {
+		return 0, fmt.Errorf("%s/cpuacct.usage: %w", dir, err)
+	}
+	return ns / 1000, nil
 }
