@@ -120,7 +120,7 @@ func VerifyTOTP(p Params, code string, now time.Time, lastUsed int64) (step int6
 		return 0, err
 	}
 	cur := Step(p, now)
-	if cur > math.MaxInt64-int64(w) {
+	if cur >= math.MaxInt64-int64(w) { // s++ past cur+w must not overflow
 		return 0, ErrInvalid
 	}
 	cb := []byte(c)
