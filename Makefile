@@ -1,13 +1,27 @@
 # bastion: SSH jump gateway with native two-factor authentication.
 GO ?= go
 BIN := bin/bastion
+# Version from git describe (tags vX.Y.Z), else 0.0.0~git<commit>; both are valid Debian versions.
+VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null) && echo "$${v\#v}" | tr - '~' || echo "0.0.0~git$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# `make deb` stages the binary in dist/ (ignored) and writes the package to DEB (outside the
+# repo or in dist/, never committed).
+DEB ?= dist/bastion_$(VERSION)_amd64.deb
 
-.PHONY: all build run test lint fuzz bench mutate clean
+.PHONY: all build run test lint fuzz bench mutate clean deb
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/bastion
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/bastion
+
+# Debian package (nfpm, a Go tool dependency). The binary is the one `make build` makes (same
+# flags, so the Go build cache serves both).
+deb: build
+	mkdir -p dist $(dir $(DEB))
+	cp $(BIN) dist/bastion
+	VERSION='$(VERSION)' $(GO) tool nfpm pkg -f packaging/nfpm.yaml -p deb -t $(DEB)
 
 # Run the bastion on its embedded defaults (config.toml.example, listening on 127.0.0.1:2222).
 run: build
@@ -59,4 +73,4 @@ mutate:
 	done; exit $$status
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
