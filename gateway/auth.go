@@ -60,6 +60,9 @@ type authFlow struct {
 	user     string // the name the client asked for, cleaned (not an identity)
 	refused  error  // why the connection was refused before authentication
 	keyed    bool   // the client proved it holds one of the user's keys
+	// otherMethods are the methods other than publickey tried before a key
+	// was proven (preauth.go), from a fixed set of names.
+	otherMethods []string
 }
 
 func (f *authFlow) serverConfig(ciphers []string) *ssh.ServerConfig {
@@ -71,6 +74,7 @@ func (f *authFlow) serverConfig(ciphers []string) *ssh.ServerConfig {
 		ServerVersion:             "SSH-2.0-bastion",
 		PublicKeyCallback:         f.queryKey,
 		VerifiedPublicKeyCallback: f.verifiedKey,
+		AuthLogCallback:           f.logAuth,
 		PreAuthConnCallback: func(p ssh.ServerPreAuthConn) {
 			f.mu.Lock()
 			f.pre = p
@@ -251,6 +255,8 @@ func (f *authFlow) outcome(err error) (user, reason string) {
 	reason = err.Error()
 	if f.lastErr != nil {
 		reason = f.lastErr.Error()
+	} else if r := f.noKeyReason(); r != "" {
+		reason = r
 	}
 	// The library's error may quote the client's disconnect message.
 	return f.user, untrusted.Text(reason, untrusted.MaxText)
@@ -260,7 +266,7 @@ func (f *authFlow) outcome(err error) (user, reason string) {
 func (f *authFlow) tried() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.lastErr != nil || f.attempts > 0
+	return f.lastErr != nil || f.attempts > 0 || len(f.otherMethods) > 0
 }
 
 func (f *authFlow) setErr(err error) {
