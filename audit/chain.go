@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 )
 
 // TypeRecovered is the type of the record the writer appends when it finds
@@ -74,7 +73,7 @@ func (c *chain) feed(at position, line []byte, lineErr error) {
 	if c.open != nil {
 		if err == nil && r.Type == TypeRecovered && c.seals(c.open, r, at) {
 			d := *c.open
-			d.Length, _ = strconv.ParseInt(r.Fields["length"], 10, 64)
+			d.Length = r.Num["length"]
 			d.SHA256, d.SealSeq = r.Fields["sha256"], r.Seq
 			c.sealed = append(c.sealed, d)
 			c.open = nil
@@ -107,7 +106,7 @@ func (c *chain) startAccounted() bool {
 		return true
 	}
 	p := c.pruned
-	return p != nil && p.Fields["now_first_seq"] == strconv.FormatUint(c.first.Seq, 10) && p.Fields["now_first_prev"] == c.first.Prev
+	return p != nil && p.Num["now_first_seq"] == int64(c.first.Seq) && p.Fields["now_first_prev"] == c.first.Prev
 }
 
 // seals reports whether r, found at at, is the audit.recovered record for d:
@@ -117,8 +116,8 @@ func (c *chain) startAccounted() bool {
 // of the stretch matches.
 func (c *chain) seals(d *Damage, r Record, at position) bool {
 	f := r.Fields
-	length, err := strconv.ParseInt(f["length"], 10, 64)
-	if err != nil || length < 0 || !sameFile(f["file"], d.File, at.file) || f["offset"] != strconv.FormatInt(d.Offset, 10) {
+	length, ok := r.Num["length"]
+	if !ok || length < 0 || !sameFile(f["file"], d.File, at.file) || r.Num["offset"] != d.Offset {
 		return false
 	}
 	end := d.Offset + length
@@ -181,9 +180,8 @@ func sealedBy(recovered []Record, recFiles []string, at position) bool {
 		if !sameFile(r.Fields["file"], at.file, recFiles[i]) {
 			continue
 		}
-		off, err1 := strconv.ParseInt(r.Fields["offset"], 10, 64)
-		n, err2 := strconv.ParseInt(r.Fields["length"], 10, 64)
-		if err1 == nil && err2 == nil && at.off >= off && at.off < off+n {
+		off, n := r.Num["offset"], r.Num["length"]
+		if at.off >= off && at.off < off+n {
 			return true
 		}
 	}

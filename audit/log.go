@@ -206,7 +206,7 @@ func (l *Log) appendLocked(e Event) error {
 
 // encode returns the stored line of e chained onto tip.
 func (l *Log) encode(e Event, tip chainTip) []byte {
-	r := Record{Seq: tip.Seq + 1, Time: l.opt.Now().UTC(), Prev: tip.Hash, Event: e}
+	r := Record{Seq: tip.Seq + 1, V: Version, Time: l.opt.Now().UTC(), Prev: tip.Hash, Event: e}
 	r.Hash = hashOf(r)
 	return encodeLine(r)
 }
@@ -214,7 +214,7 @@ func (l *Log) encode(e Event, tip chainTip) []byte {
 // writeEvent chains e (already sanitized) onto tip, writes it and returns
 // the new size and tip.
 func (l *Log) writeEvent(e Event, size int64, tip chainTip) (int64, chainTip, error) {
-	r := Record{Seq: tip.Seq + 1, Time: l.opt.Now().UTC(), Prev: tip.Hash, Event: e}
+	r := Record{Seq: tip.Seq + 1, V: Version, Time: l.opt.Now().UTC(), Prev: tip.Hash, Event: e}
 	r.Hash = hashOf(r)
 	line := encodeLine(r)
 	if err := l.write(line, size); err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 )
 
 // seal handles a tail that cannot be chained onto (cause wraps ErrCorrupt):
@@ -62,13 +61,10 @@ func (l *Log) seal(cause error) (int64, chainTip, error) {
 		}
 		size++
 	}
-	r := Record{Seq: c.tip.Seq + 1, Time: l.opt.Now().UTC(), Prev: c.tip.Hash, Event: sanitize(Event{
+	r := Record{Seq: c.tip.Seq + 1, V: Version, Time: l.opt.Now().UTC(), Prev: c.tip.Hash, Event: sanitize(Event{
 		Type: TypeRecovered, Result: "fail",
-		Fields: map[string]string{
-			"file": filepath.Base(damaged), "offset": strconv.FormatInt(d.Offset, 10),
-			"length": strconv.FormatInt(length, 10), "sha256": sum, "line": strconv.Itoa(d.Line),
-			"reason": d.Reason,
-		},
+		Fields: map[string]string{"file": filepath.Base(damaged), "sha256": sum, "reason": d.Reason},
+		Num:    map[string]int64{"offset": d.Offset, "length": length, "line": int64(d.Line)},
 	})}
 	r.Hash = hashOf(r)
 	line := encodeLine(r)

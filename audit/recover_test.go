@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -99,8 +98,8 @@ func TestSealDamagedTail(t *testing.T) {
 			if got := recs[len(recs)-1].Type; got != "after.restart" || recs[len(recs)-3].Type != TypeRecovered {
 				t.Fatalf("records end with %v", recs[len(recs)-3:])
 			}
-			if f := recs[len(recs)-3].Fields; f["offset"] != strconv.FormatInt(d.Offset, 10) || f["file"] != "audit.log" {
-				t.Fatalf("audit.recovered fields %v", f)
+			if r := recs[len(recs)-3]; r.Num["offset"] != d.Offset || r.Fields["file"] != "audit.log" {
+				t.Fatalf("audit.recovered fields %v %v", r.Fields, r.Num)
 			}
 
 			// Editing the sealed bytes is itself detected.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -136,17 +135,16 @@ func (l *Log) prune() (*Event, error) {
 		return nil, fmt.Errorf("retention: %w", err)
 	}
 	defer f.Close()
-	fields := map[string]string{"files": strings.Join(gone, ","), "count": strconv.Itoa(len(gone)),
-		"bytes": strconv.FormatInt(bytes, 10), "reason": strings.Join(reasons, ","), "now_first_file": filepath.Base(first)}
+	fields := map[string]string{"files": strings.Join(gone, ","), "reason": strings.Join(reasons, ","), "now_first_file": filepath.Base(first)}
+	num := map[string]int64{"count": int64(len(gone)), "bytes": bytes}
 	if r, err := ParseRecord(firstLine(f)); err == nil {
-		seq, prev := r.Seq, r.Prev
-		fields["now_first_seq"], fields["now_first_prev"] = strconv.FormatUint(seq, 10), prev
+		num["now_first_seq"], fields["now_first_prev"] = int64(r.Seq), r.Prev
 	}
 	l.stats.pruned.Add(uint64(len(gone)))
 	if l.opt.Warn != nil {
 		l.opt.Warn("audit log: retention deleted rotated files", "files", fields["files"], "bytes", bytes, "reason", fields["reason"])
 	}
-	e := sanitize(Event{Type: TypePruned, Result: "ok", Fields: fields})
+	e := sanitize(Event{Type: TypePruned, Result: "ok", Fields: fields, Num: num})
 	return &e, nil
 }
 

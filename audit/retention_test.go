@@ -41,7 +41,7 @@ func TestRetentionBySize(t *testing.T) {
 	for _, r := range recs {
 		if r.Type == TypePruned {
 			n++
-			if r.Fields["files"] == "" || r.Fields["reason"] != "size" || r.Fields["now_first_seq"] == "" {
+			if r.Fields["files"] == "" || r.Fields["reason"] != "size" || r.Num["now_first_seq"] == 0 {
 				t.Fatalf("audit.pruned %+v", r.Fields)
 			}
 		}

@@ -33,32 +33,53 @@ func sanitize(e Event) Event {
 	e.Target = untrusted.Text(e.Target, maxTargetLen)
 	e.Result = untrusted.Text(e.Result, maxShortLen)
 	e.ConnID = untrusted.Text(e.ConnID, maxShortLen)
-	if len(e.Fields) == 0 {
-		e.Fields = nil
+	if len(e.Fields)+len(e.Num) == 0 {
+		e.Fields, e.Num = nil, nil
 		return e
 	}
-	keys := slices.Sorted(maps.Keys(e.Fields))
-	out := make(map[string]string, min(len(keys), maxFields))
-	for i, k := range keys {
-		if i == maxFields-1 && len(keys) > maxFields {
-			out[unique(out, "fields_cut")] = fmt.Sprint(len(keys) - i)
+	fields, num := make(map[string]string, len(e.Fields)), make(map[string]int64, len(e.Num))
+	taken := func(k string) bool {
+		_, inF := fields[k]
+		_, inN := num[k]
+		return inF || inN
+	}
+	left := maxFields
+	for _, k := range slices.Sorted(maps.Keys(e.Num)) {
+		if left == 1 && len(e.Num)+len(e.Fields) > maxFields {
 			break
 		}
-		out[unique(out, untrusted.Text(k, maxKeyLen))] = untrusted.Text(e.Fields[k], maxValueLen)
+		num[unique(taken, untrusted.Text(k, maxKeyLen))] = e.Num[k]
+		left--
 	}
-	e.Fields = out
+	for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
+		if left == 1 && len(e.Num)+len(e.Fields) > maxFields {
+			break
+		}
+		fields[unique(taken, untrusted.Text(k, maxKeyLen))] = untrusted.Text(e.Fields[k], maxValueLen)
+		left--
+	}
+	if cut := len(e.Num) + len(e.Fields) - (len(num) + len(fields)); cut > 0 {
+		num[unique(taken, "fields_cut")] = int64(cut)
+	}
+	e.Fields, e.Num = nil, nil
+	if len(fields) > 0 {
+		e.Fields = fields
+	}
+	if len(num) > 0 {
+		e.Num = num
+	}
 	return e
 }
 
-// unique returns k, or k with a "~N" suffix if two different raw keys
-// cleaned to the same text: no field is lost.
-func unique(m map[string]string, k string) string {
-	if _, taken := m[k]; !taken {
+// unique returns k, or k with a "~N" suffix if it is taken (two different
+// raw keys cleaned to the same text, or a key in both Fields and Num): no
+// field is lost.
+func unique(taken func(string) bool, k string) string {
+	if !taken(k) {
 		return k
 	}
 	for n := 2; ; n++ {
-		c := fmt.Sprintf("%s~%d", k, n)
-		if _, taken := m[c]; !taken {
+		if c := fmt.Sprintf("%s~%d", k, n); !taken(c) {
 			return c
 		}
 	}

@@ -69,18 +69,18 @@ func TestAppendCleansHostileStrings(t *testing.T) {
 		many[fmt.Sprintf("k%03d", i)] = huge
 	}
 	r = appendAndCheck(t, Event{Type: "many", Fields: many})
-	if len(r.Fields) != maxFields || r.Fields["fields_cut"] != "69" {
-		t.Fatalf("100 fields: kept %d, fields_cut=%q", len(r.Fields), r.Fields["fields_cut"])
+	if len(r.Fields)+len(r.Num) != maxFields || r.Num["fields_cut"] != 69 {
+		t.Fatalf("100 fields: kept %d, fields_cut=%d", len(r.Fields)+len(r.Num), r.Num["fields_cut"])
 	}
 }
 
 // FuzzAppendRoundTrip: arbitrary Event values through Append, ParseRecord,
 // ReadAll and Verify.
 func FuzzAppendRoundTrip(f *testing.F) {
-	f.Add("conn.accept", "x\xffy", "192.0.2.1:22", "pve\xff", "ok", "c1", "client_version", "SSH-2.0-x\xff", "", "")
-	f.Add("t", "\u2028\u2029<>&", "", "", "", "", "\x00", "\x1b[2J", "k", strings.Repeat("\xff", 5000))
-	f.Fuzz(func(t *testing.T, typ, user, source, target, result, connID, k1, v1, k2, v2 string) {
+	f.Add("conn.accept", "x\xffy", "192.0.2.1:22", "pve\xff", "ok", "c1", "client_version", "SSH-2.0-x\xff", "", "", "bytes_up", int64(1))
+	f.Add("t", "\u2028\u2029<>&", "", "", "", "", "\x00", "\x1b[2J", "k", strings.Repeat("\xff", 5000), "k", int64(-1<<63))
+	f.Fuzz(func(t *testing.T, typ, user, source, target, result, connID, k1, v1, k2, v2, k3 string, n int64) {
 		appendAndCheck(t, Event{Type: typ, User: user, Source: source, Target: target, Result: result,
-			ConnID: connID, Fields: map[string]string{k1: v1, k2: v2}})
+			ConnID: connID, Fields: map[string]string{k1: v1, k2: v2}, Num: map[string]int64{k3: n}})
 	})
 }

@@ -30,7 +30,7 @@ func WriteTable(w io.Writer, recs []Record) error {
 	for _, r := range sorted {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			r.Time.UTC().Format(tableTime), r.Seq, cell(r.Type), cell(r.Result),
-			cell(r.User), cell(r.Source), cell(r.Target), details(r.Fields))
+			cell(r.User), cell(r.Source), cell(r.Target), details(r.Fields, r.Num))
 	}
 	return tw.Flush()
 }
@@ -43,15 +43,21 @@ func cell(s string) string {
 	return printable(s)
 }
 
-// details renders fields as sorted k=v pairs. A key or value that is empty
-// or holds a space, '=' or '"' is quoted so it cannot pose as another pair.
-func details(fields map[string]string) string {
-	if len(fields) == 0 {
+// details renders fields and numbers as k=v pairs sorted by key. A key or
+// value that is empty or holds a space, '=' or '"' is quoted so it cannot
+// pose as another pair.
+func details(fields map[string]string, num map[string]int64) string {
+	if len(fields)+len(num) == 0 {
 		return "-"
 	}
-	pairs := make([]string, 0, len(fields))
-	for _, k := range slices.Sorted(maps.Keys(fields)) {
-		pairs = append(pairs, token(k)+"="+token(fields[k]))
+	all := make(map[string]string, len(fields)+len(num))
+	maps.Copy(all, fields)
+	for k, n := range num {
+		all[k] = strconv.FormatInt(n, 10)
+	}
+	pairs := make([]string, 0, len(all))
+	for _, k := range slices.Sorted(maps.Keys(all)) {
+		pairs = append(pairs, token(k)+"="+token(all[k]))
 	}
 	return strings.Join(pairs, " ")
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"maps"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -156,18 +155,19 @@ func (t *Throttle) Flush() error {
 		t.mu.Unlock()
 		return nil
 	}
-	f := map[string]string{"since": t.since.UTC().Format(time.RFC3339), "sources": strconv.Itoa(len(t.perSrc))}
+	f := map[string]string{"since": t.since.UTC().Format(time.RFC3339)}
+	num := map[string]int64{"sources": int64(len(t.perSrc))}
 	for class, n := range t.counts {
-		f[class] = strconv.Itoa(n)
+		num[class] = int64(n)
 	}
 	srcs := slices.SortedFunc(maps.Keys(t.perSrc), func(a, b string) int { return t.perSrc[b] - t.perSrc[a] })
 	if len(srcs) > 0 {
-		f["top_source"], f["top_source_count"] = srcs[0], strconv.Itoa(t.perSrc[srcs[0]])
+		f["top_source"], num["top_source_count"] = srcs[0], int64(t.perSrc[srcs[0]])
 	}
 	t.counts, t.perSrc, t.since = map[string]int{}, map[string]int{}, now
 	t.expireLocked(now)
 	t.mu.Unlock()
-	return t.sink(Event{Type: TypePreauthSummary, Result: "fail", Fields: f})
+	return t.sink(Event{Type: TypePreauthSummary, Result: "fail", Fields: f, Num: num})
 }
 
 // Run flushes every SummaryEvery until ctx is done, then once more.
@@ -217,7 +217,7 @@ func (c *ConnThrottle) Count(class string) { c.t.Count(c.source, class) }
 // approxSize is the stored size of e, near enough for a budget: its line
 // with a long seq and a time with nanoseconds.
 func approxSize(e Event) int {
-	r := Record{Seq: 1 << 40, Time: time.Date(2000, 1, 1, 0, 0, 0, 123456789, time.UTC), Prev: zeroHash, Hash: zeroHash, Event: sanitize(e)}
+	r := Record{Seq: 1 << 40, V: Version, Time: time.Date(2000, 1, 1, 0, 0, 0, 123456789, time.UTC), Prev: zeroHash, Hash: zeroHash, Event: sanitize(e)}
 	return len(encodeLine(r))
 }
 

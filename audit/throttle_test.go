@@ -59,8 +59,8 @@ func TestThrottleBoundsPerConnAndPerSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sink.events[len(sink.events)-1]
-	if sum.Type != TypePreauthSummary || sum.Fields["suppressed_conn.denied"] != fmt.Sprint(200-written) ||
-		sum.Fields["refused_user_name"] != "1" || sum.Fields["top_source"] != "192.0.2.7" || sum.Fields["sources"] != "1" {
+	if sum.Type != TypePreauthSummary || sum.Num["suppressed_conn.denied"] != int64(200-written) ||
+		sum.Num["refused_user_name"] != 1 || sum.Fields["top_source"] != "192.0.2.7" || sum.Num["sources"] != 1 {
 		t.Fatalf("summary after %d written: %+v", written, sum)
 	}
 	if th.Flush(); len(sink.events) != written+2 {
@@ -87,8 +87,8 @@ func TestThrottleSourcesBounded(t *testing.T) {
 	}
 	th.Flush()
 	sum := sink.events[len(sink.events)-1]
-	if sum.Fields["refused_admission"] != fmt.Sprint(maxThrottleSources+50) || sum.Fields["suppressed_conn.denied"] != "50" {
-		t.Fatalf("summary %+v", sum.Fields)
+	if sum.Num["refused_admission"] != maxThrottleSources+50 || sum.Num["suppressed_conn.denied"] != 50 {
+		t.Fatalf("summary %+v", sum.Num)
 	}
 }
 

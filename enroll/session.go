@@ -59,8 +59,12 @@ func (e *Enroller) Enroll(ctx context.Context, u *store.User, a kbdint.Attempt, 
 	if a.ExtendDeadline != nil {
 		a.ExtendDeadline(pol.MaxTime)
 	}
-	ev := func(typ, result string, f map[string]string) error {
-		return a.Audit(audit.Event{Type: typ, User: u.Name, Result: result, Fields: f})
+	ev := func(typ, result string, f map[string]string, num ...map[string]int64) error {
+		e := audit.Event{Type: typ, User: u.Name, Result: result, Fields: f}
+		if len(num) > 0 {
+			e.Num = num[0]
+		}
+		return a.Audit(e)
 	}
 	if err := e.allowed(ctx, u, pol, client); err != nil {
 		a.Notify("bastion: " + err.Error() + "\n")
@@ -103,7 +107,7 @@ func (e *Enroller) Enroll(ctx context.Context, u *store.User, a kbdint.Attempt, 
 		if err == nil {
 			break
 		}
-		ev("enroll.failed", "fail", map[string]string{"try": fmt.Sprint(try), "reason": err.Error()})
+		ev("enroll.failed", "fail", map[string]string{"reason": err.Error()}, map[string]int64{"try": int64(try)})
 		if try >= pol.MaxTries {
 			return fmt.Errorf("%w after %d tries", ErrFailed, try)
 		}
@@ -129,7 +133,7 @@ func (e *Enroller) Enroll(ctx context.Context, u *store.User, a kbdint.Attempt, 
 		ev("enroll.failed", "fail", map[string]string{"reason": err.Error()})
 		return fmt.Errorf("%w: %v", ErrRefused, err)
 	}
-	if err := ev("enroll.confirmed", "ok", map[string]string{"kind": "totp", "recovery_codes": fmt.Sprint(len(codes))}); err != nil {
+	if err := ev("enroll.confirmed", "ok", map[string]string{"kind": "totp"}, map[string]int64{"recovery_codes": int64(len(codes))}); err != nil {
 		a.Notify(kbdint.MsgAuditDown)
 		return fmt.Errorf("%w: %v", kbdint.ErrAuditFailed, err)
 	}

@@ -188,10 +188,10 @@ func (c *conn) jump(nch ssh.NewChannel) {
 	start := time.Now()
 	up, down, reason := pipe(c.ctx, ch, backend, c.touch, c.out)
 	c.log.Info("jump closed", "target", t.Name, "bytes_up", up, "bytes_down", down)
-	c.srv.audit(c.event(audit.Event{Type: "jump.close", Result: "ok", Target: t.Name, Fields: map[string]string{
-		"dest": t.Address, "bytes_up": fmt.Sprint(up), "bytes_down": fmt.Sprint(down),
-		"duration": time.Since(start).Round(time.Millisecond).String(), "reason": reason,
-	}}))
+	c.srv.audit(c.event(audit.Event{Type: "jump.close", Result: "ok", Target: t.Name,
+		Fields: map[string]string{"dest": t.Address, "reason": reason},
+		Num:    map[string]int64{"bytes_up": up, "bytes_down": down, "duration_ms": time.Since(start).Milliseconds()},
+	}))
 }
 
 // holder is the part of the client connection's coalescing writer

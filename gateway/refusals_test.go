@@ -30,8 +30,8 @@ func TestRefusedJumpsRateLimited(t *testing.T) {
 	ts.audit.mu.Lock()
 	defer ts.audit.mu.Unlock()
 	for _, e := range ts.audit.events {
-		if e.Type == "conn.close" && e.Fields["jumps_refused_unrecorded"] != fmt.Sprint(2*refusedJumpBurst) {
-			t.Fatalf("conn.close %+v, want jumps_refused_unrecorded=%d", e.Fields, 2*refusedJumpBurst)
+		if e.Type == "conn.close" && e.Num["jumps_refused_unrecorded"] != 2*refusedJumpBurst {
+			t.Fatalf("conn.close %+v, want jumps_refused_unrecorded=%d", e.Num, 2*refusedJumpBurst)
 		}
 	}
 }

@@ -266,7 +266,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 		}
 		if penalty > 0 {
 			log.Warn("source penalised", "penalty", penalty)
-			flow.audit(flow.event(audit.Event{Type: "source.penalty", Result: "fail", Fields: map[string]string{"penalty": penalty.String()}}))
+			flow.audit(flow.event(audit.Event{Type: "source.penalty", Result: "fail", Num: map[string]int64{"penalty_ms": penalty.Milliseconds()}}))
 		}
 		return
 	}
@@ -305,10 +305,11 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	if cause := context.Cause(connCtx); cause != nil && !errors.Is(cause, context.Canceled) {
 		f["reason"] = cause.Error()
 	}
+	var num map[string]int64
 	if n := c.refusals.Skipped(); n > 0 {
-		f["jumps_refused_unrecorded"] = fmt.Sprint(n)
+		num = map[string]int64{"jumps_refused_unrecorded": int64(n)}
 	}
-	s.audit(flow.event(audit.Event{Type: "conn.close", User: id.User, Fields: f}))
+	s.audit(flow.event(audit.Event{Type: "conn.close", User: id.User, Fields: f, Num: num}))
 }
 
 // keepalive asks the client for a reply every interval and cancels the

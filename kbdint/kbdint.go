@@ -253,13 +253,13 @@ func (v *Verifier) fail(ctx context.Context, u *store.User, a Attempt, pol Polic
 func (v *Verifier) failed(u *store.User, a Attempt, pol Policy, reason string, f store.Failure) error {
 	a.Audit(audit.Event{Type: "login.failure", User: u.Name, Result: "fail", Fields: map[string]string{"reason": reason}})
 	if f.Locked {
-		fields := map[string]string{"after": fmt.Sprint(pol.LockoutAfter)}
+		fields := map[string]string{}
 		if f.Until.IsZero() {
 			fields["until"] = "admin unlock"
 		} else {
 			fields["until"] = f.Until.UTC().Format(time.RFC3339)
 		}
-		a.Audit(audit.Event{Type: "lockout", User: u.Name, Result: "fail", Fields: fields})
+		a.Audit(audit.Event{Type: "lockout", User: u.Name, Result: "fail", Fields: fields, Num: map[string]int64{"after": int64(pol.LockoutAfter)}})
 	}
 	return fmt.Errorf("%w: %s", ErrDenied, reason)
 }

@@ -3,7 +3,6 @@ package metrics
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,7 +71,7 @@ func (m *Metrics) Observe(e audit.Event, err error) {
 		m.jumps.WithLabelValues(m.target(e.Target), "dial_failed").Inc()
 	case "jump.close":
 		for _, dir := range []string{"up", "down"} {
-			if n, err := strconv.ParseUint(e.Fields["bytes_"+dir], 10, 64); err == nil {
+			if n := e.Num["bytes_"+dir]; n > 0 {
 				m.bytes.WithLabelValues(dir).Add(float64(n))
 			}
 		}

@@ -38,8 +38,8 @@ func TestObserve(t *testing.T) {
 		ev("jump.open", "pve1", nil),
 		ev("jump.refused", "evil.example.org", nil),
 		ev("jump.failed", "pve1", nil),
-		ev("jump.close", "pve1", map[string]string{"bytes_up": "10", "bytes_down": "32"}),
-		ev("jump.close", "pve1", map[string]string{"bytes_up": "-1", "bytes_down": "x"}),
+		{Type: "jump.close", Target: "pve1", Num: map[string]int64{"bytes_up": 10, "bytes_down": 32}},
+		{Type: "jump.close", Target: "pve1", Num: map[string]int64{"bytes_up": -1}},
 	} {
 		m.Observe(e, nil)
 	}

@@ -5,20 +5,43 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 )
 
 type auditRec struct {
-	Seq    uint64            `json:"seq"`
-	Type   string            `json:"type"`
-	User   string            `json:"user"`
-	Source string            `json:"source"`
-	Target string            `json:"target"`
-	Result string            `json:"result"`
-	ConnID string            `json:"conn_id"`
-	Fields map[string]string `json:"fields"`
+	Seq    uint64    `json:"seq"`
+	V      int       `json:"v"`
+	Time   string    `json:"time"`
+	Type   string    `json:"type"`
+	User   string    `json:"user"`
+	Source string    `json:"source"`
+	Target string    `json:"target"`
+	Result string    `json:"result"`
+	ConnID string    `json:"conn_id"`
+	Fields fieldText `json:"fields"`
+}
+
+// fieldText reads a record's "fields": text as is, numbers (which the
+// record stores as JSON numbers) in decimal.
+type fieldText map[string]string
+
+func (f *fieldText) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*f = fieldText{}
+	for k, v := range raw {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			s = string(v) // a number
+		}
+		(*f)[k] = s
+	}
+	return nil
 }
 
 func (w *world) auditRecords(args ...string) []auditRec {
@@ -107,7 +130,7 @@ func TestAuditTrail(t *testing.T) {
 			if down < payload || down > payload+256<<10 || up <= 0 || up > 64<<10 {
 				t.Errorf("jump.close byte counts up=%d down=%d for a %d-byte download", up, down, payload)
 			}
-			if r.Fields["duration"] == "" {
+			if ms, err := strconv.Atoi(r.Fields["duration_ms"]); err != nil || ms < 0 {
 				t.Errorf("jump.close without duration: %+v", r)
 			}
 		case "login.failure":
@@ -120,6 +143,12 @@ func TestAuditTrail(t *testing.T) {
 				t.Fatalf("a secret leaked into the audit log: %+v", r)
 			}
 		}
+	}
+
+	// Issue 13 #5: numbers are JSON numbers, durations milliseconds, times RFC 3339.
+	raw := w.mustCLI("", "audit", "--json", "--type", "jump.close")
+	if !regexp.MustCompile(`"v":2,"time":"\d{4}-\d\d-\d\dT[0-9:.]+Z".*"bytes_down":\d+,"bytes_up":\d+,"dest":"[^"]+","duration_ms":\d+,`).MatchString(raw) {
+		t.Errorf("jump.close is not typed JSON:\n%s", raw)
 	}
 
 	// The operator's question: who jumped to pve1, from where, how long, how many bytes.

@@ -143,7 +143,7 @@ func reload(path string, srv *gateway.Server, alog *audit.Log, log *slog.Logger)
 	}
 	srv.SetConfig(c)
 	log.Info("config reloaded", "targets", len(c.Targets))
-	alog.Append(audit.Event{Type: "config.reload", Result: "ok", Fields: map[string]string{"targets": fmt.Sprint(len(c.Targets))}})
+	alog.Append(audit.Event{Type: "config.reload", Result: "ok", Num: map[string]int64{"targets": int64(len(c.Targets))}})
 }
 
 // notify sends state to systemd when it started us with a NOTIFY_SOCKET.

@@ -63,7 +63,7 @@ func targetCmd(e *env, args []string) error {
 	if err := (session.KnownHosts{Path: e.cfg.Upstream.KnownHosts}).Trust(t.Name, key); err != nil {
 		return fmt.Errorf("store host key: %w", err)
 	}
-	alog, err := audit.Open(e.cfg.AuditLog, audit.Options{MaxSize: e.cfg.AuditMaxSize})
+	alog, err := audit.Open(e.cfg.AuditLog, auditOptions(e.cfg, nil))
 	if err == nil {
 		err = alog.Append(audit.Event{Type: "target.trust", Result: "ok", Target: t.Name,
 			Fields: map[string]string{"dest": t.Address, "fingerprint": fp, "key_type": key.Type(), "os_user": osUser()}})

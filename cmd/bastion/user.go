@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -162,9 +163,16 @@ func adminAudit(e *env, typ, name string, fields map[string]string) error {
 		fields = map[string]string{}
 	}
 	fields["os_user"] = osUser()
+	num := map[string]int64{} // counts are JSON numbers (docs/audit.md)
+	for _, k := range []string{"keys", "recovery_codes", "window", "bits"} {
+		if n, err := strconv.ParseInt(fields[k], 10, 64); err == nil {
+			num[k] = n
+			delete(fields, k)
+		}
+	}
 	alog, err := audit.Open(e.cfg.AuditLog, auditOptions(e.cfg, nil))
 	if err == nil {
-		err = alog.Append(audit.Event{Type: typ, User: name, Result: "ok", Fields: fields})
+		err = alog.Append(audit.Event{Type: typ, User: name, Result: "ok", Fields: fields, Num: num})
 		alog.Close()
 	}
 	if err != nil {
