@@ -9,11 +9,14 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"bastion/audit"
 )
 
 func TestContribNamesExistingMetrics(t *testing.T) {
 	m := New("v", "c")
 	m.WatchJumps(func() int { return 0 })
+	m.WatchAudit(func() audit.Stats { return audit.Stats{} })
 	// Vectors appear only once a series exists: touch one of each.
 	m.logins.WithLabelValues("success", "none")
 	m.enrollments.WithLabelValues("confirmed")

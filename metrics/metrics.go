@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"bastion/audit"
 )
 
 // Metrics is the bastion's registry. The zero value is not usable; use New.
@@ -140,4 +142,31 @@ func (f factory) histogramVec(name, help string, buckets []float64, labels ...st
 	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
 	f.reg.MustRegister(h)
 	return h
+}
+
+// WatchAudit registers the audit log's own counters, read from stats() at
+// scrape time: records and bytes written, sealed tails, pruned files, free
+// space and the low-disk warning.
+func (m *Metrics) WatchAudit(stats func() audit.Stats) {
+	counter := func(name, help string, v func(audit.Stats) uint64) {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(stats())) }))
+	}
+	gauge := func(name, help string, v func(audit.Stats) float64) {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return v(stats()) }))
+	}
+	counter("bastion_audit_records_total", "Audit records written by this process.", func(s audit.Stats) uint64 { return s.Appends })
+	counter("bastion_audit_written_bytes_total", "Bytes of audit records written by this process.", func(s audit.Stats) uint64 { return s.Bytes })
+	counter("bastion_audit_sealed_total", "Damaged audit log tails sealed with audit.recovered.", func(s audit.Stats) uint64 { return s.Sealed })
+	counter("bastion_audit_pruned_total", "Rotated audit files deleted by retention.", func(s audit.Stats) uint64 { return s.Pruned })
+	gauge("bastion_audit_free_bytes", "Free bytes on the audit log's file system at the last append.",
+		func(s audit.Stats) float64 { return float64(s.FreeBytes) })
+	gauge("bastion_audit_low_disk", "1 while the audit log's file system has less free space than audit_disk_warn.",
+		func(s audit.Stats) float64 {
+			if s.LowDisk {
+				return 1
+			}
+			return 0
+		})
 }

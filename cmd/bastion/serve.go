@@ -86,6 +86,7 @@ func serve(e *env) error {
 	srv = gateway.New(gateway.Options{Config: e.cfg, Store: st, Audit: ops.auditor, HostKeys: keys, Verifier: ver, Log: log, Sessions: sessions,
 		Metrics: ops.m})
 	ops.m.WatchJumps(srv.OpenJumps)
+	ops.m.WatchAudit(alog.Stats)
 
 	ln, err := net.Listen("tcp", e.cfg.Listen)
 	if err != nil {
