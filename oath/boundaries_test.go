@@ -109,3 +109,18 @@ func TestTOTPAtTheEndOfTime(t *testing.T) {
 		}
 	}
 }
+
+// Step 0 (the first 30 s of 1970) is a step like any other; steps before it
+// do not exist, so a clock just before 1970 reaches only step 0.
+func TestTOTPAtTheStartOfTime(t *testing.T) {
+	p := Params{Kind: KindTOTP, Secret: []byte("12345678901234567890"), Window: 1}
+	for _, now := range []time.Time{time.Unix(0, 0), time.Unix(29, 0), time.Unix(-1, 0)} {
+		step, err := VerifyTOTP(p, Code(p, 0), now, -1)
+		if err != nil || step != 0 {
+			t.Fatalf("code of step 0 at %d: %d, %v", now.Unix(), step, err)
+		}
+	}
+	if s := Step(p, time.Unix(-1, 0)); s != -1 {
+		t.Fatalf("Step at -1s = %d, want -1 (floor)", s)
+	}
+}
