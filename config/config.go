@@ -189,7 +189,7 @@ func Default() Config {
 		CA:        defaultCA(),
 		Recording: defaultRecording(),
 		Limits: Limits{
-			MaxStartups:      "10:30:100",
+			MaxStartups:      "1000",
 			PerSourceMax:     10,
 			PenaltyBase:      5 * time.Second,
 			PenaltyMax:       10 * time.Minute,

@@ -235,7 +235,10 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	}
 	log = log.With("client", src.String())
 	lim := s.limiter.Load()
-	release, err := lim.Admit(src.Addr())
+	// A full pool evicts the oldest connection of the biggest holder;
+	// evicted records why this one was closed.
+	var evicted atomic.Bool
+	release, err := lim.AdmitEvictable(src.Addr(), func() { evicted.Store(true); nc.Close() })
 	defer release()
 	if err != nil {
 		log.Debug("connection refused before authentication", "reason", err)
@@ -246,6 +249,9 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	out := coalesce.New(nc) // jumps batch their writes to the client through it
 	version, rc, err := peekVersion(out, cfg.SSH.ClientVersionWait, graceEnd)
 	if err != nil {
+		if evicted.Load() {
+			lim.Failed(src.Addr())
+		}
 		log.Debug("connection closed before its identification line", "err", err)
 		return
 	}
@@ -256,10 +262,13 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	release()
 	if err != nil {
 		var penalty time.Duration
-		if flow.tried() || errors.Is(err, os.ErrDeadlineExceeded) {
-			penalty = lim.Failed(src.Addr())
+		if flow.tried() || errors.Is(err, os.ErrDeadlineExceeded) || evicted.Load() {
+			penalty = lim.Failed(src.Addr()) // an eviction is an abandoned login, like the grace deadline
 		}
 		user, reason := flow.outcome(err)
+		if evicted.Load() {
+			reason = "evicted: unauthenticated pool full"
+		}
 		log.Info("login failed", "user", user, "reason", reason)
 		if flow.tried() && !flow.wasRefused() { // refusals are counted, not written
 			flow.audit(flow.event(audit.Event{Type: "conn.denied", User: user, Result: "fail", Fields: map[string]string{"reason": reason}}))

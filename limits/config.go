@@ -20,8 +20,9 @@ type Config struct {
 	// MaxStartups is start:rate:full as in OpenSSH ("10:30:100"). Below
 	// start unauthenticated connections are always admitted; from start
 	// they are refused with probability rate%, rising linearly to 100% at
-	// full; at full or above they are always refused. All zeros means no
-	// global limit.
+	// full. At full, a connection admitted with AdmitEvictable is evicted
+	// to make room (see there); only when none can be, the newcomer is
+	// refused. All zeros means no global limit.
 	MaxStartups [3]int
 
 	// PerSourceMax is the maximum number of unauthenticated connections
@@ -54,13 +55,18 @@ type Config struct {
 	Exempt []netip.Prefix
 }
 
-// DefaultConfig returns the suggested limits: MaxStartups 10:30:100, ten
-// unauthenticated connections per source, three free failures, then
-// penalties of 5s doubling up to 10m, forgotten after an hour without
-// failures.
+// DefaultConfig returns the suggested limits: a pool of 1000
+// unauthenticated connections (MaxStartups "1000": no random early drop,
+// eviction when full), ten per source, three free failures, then penalties
+// of 5s doubling up to 10m, forgotten after an hour without failures.
+//
+// OpenSSH's 10:30:100 bounds forked processes of megabytes each; here an
+// unauthenticated connection costs a goroutine, a file descriptor and 18 kB
+// (silent) to 87 kB (key exchange done, stalled in authentication) of
+// memory, so 1000 of them cost at most ~90 MB (docs/decisions.md).
 func DefaultConfig() Config {
 	return Config{
-		MaxStartups:      [3]int{10, 30, 100},
+		MaxStartups:      [3]int{1000, 100, 1000},
 		PerSourceMax:     10,
 		PenaltyBase:      5 * time.Second,
 		PenaltyMax:       10 * time.Minute,

@@ -4,7 +4,9 @@
 //
 //   - MaxStartups "start:rate:full": below start unauthenticated connections
 //     are admitted; from start they are refused with probability rate%,
-//     rising linearly to 100% at full.
+//     rising linearly to 100% at full. At full the oldest connection of
+//     the source holding the most is evicted to make room for the newcomer
+//     (AdmitEvictable), which OpenSSH, forking per connection, cannot do.
 //   - PerSourceMax: at most this many unauthenticated connections from one
 //     source (an IPv4 address, or an IPv6 /64).
 //   - Penalties: after PenaltyFreeFails failed or abandoned

@@ -32,9 +32,18 @@ type Limiter struct {
 
 	mu      sync.Mutex
 	unauth  int                          // admitted and not yet released
-	open    map[netip.Addr]int           // unauth per source key; no zero entries
+	open    map[netip.Addr]*list.List    // *pending per source key, oldest first; no empty lists
+	seq     uint64                       // admissions so far: the age order across sources
 	sources map[netip.Addr]*list.Element // penalty records by source key
 	byAge   list.List                    // *record, oldest last failure first
+}
+
+// pending is one admitted, unreleased connection.
+type pending struct {
+	key   netip.Addr
+	seq   uint64 // admission order
+	evict func() // nil: never evicted (exempt, or admitted without one)
+	done  bool   // released or evicted
 }
 
 // record is what the Limiter remembers about a failing source.
@@ -65,49 +74,135 @@ func New(c Config, now func() time.Time, rnd func() float64) *Limiter {
 		cfg:     c,
 		now:     now,
 		rnd:     rnd,
-		open:    make(map[netip.Addr]int),
+		open:    make(map[netip.Addr]*list.List),
 		sources: make(map[netip.Addr]*list.Element),
 	}
 }
 
-// Admit is called when a connection is accepted, before authentication.
-// If the connection may proceed, Admit returns a release function to call
-// once the connection has finished authentication (successfully or not) or
-// closed; calls after the first are no-ops. Otherwise it returns an error
-// wrapping ErrPenalised (with the remaining time), ErrSourceFull or
-// ErrStartupsFull. release is never nil; on error it does nothing.
+// Admit is AdmitEvictable without an evict function: the connection is
+// never evicted to make room for another.
 func (l *Limiter) Admit(addr netip.Addr) (release func(), err error) {
+	return l.AdmitEvictable(addr, nil)
+}
+
+// AdmitEvictable is called when a connection is accepted, before
+// authentication. If the connection may proceed, it returns a release
+// function to call once the connection has finished authentication
+// (successfully or not) or closed; calls after the first are no-ops.
+// Otherwise it returns an error wrapping ErrPenalised (with the remaining
+// time), ErrSourceFull or ErrStartupsFull. release is never nil; on error it
+// does nothing.
+//
+// When MaxStartups' full is reached, the newcomer is not refused: the oldest
+// unauthenticated connection of the source holding the most (exempt sources
+// and connections admitted without an evict function aside) is evicted: its
+// slot is released and its evict function called once, without the
+// Limiter's lock held, so that its owner closes it. Only when nothing can be
+// evicted is the newcomer refused. A flood from many sources thus displaces
+// itself, not the user who holds one connection.
+func (l *Limiter) AdmitEvictable(addr netip.Addr, evict func()) (release func(), err error) {
 	key := sourceKey(addr)
+	var evicted func()
+	defer func() {
+		if evicted != nil {
+			evicted() // runs after the deferred Unlock below
+		}
+	}()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	l.sweep(now)
-	if !l.exempt(addr) {
+	exempt := l.exempt(addr)
+	if !exempt {
 		if r := l.lookup(key, now); r != nil && now.Before(r.until) {
 			return func() {}, fmt.Errorf("%w: %s remaining", ErrPenalised, ceilSecond(r.until.Sub(now)))
 		}
-		if limit := l.cfg.PerSourceMax; limit > 0 && l.open[key] >= limit {
+		if limit := l.cfg.PerSourceMax; limit > 0 && l.count(key) >= limit {
 			return func() {}, ErrSourceFull
 		}
-		if l.dropStartup() {
+		if l.full() {
+			v := l.victim()
+			if v == nil {
+				return func() {}, ErrStartupsFull
+			}
+			evicted = v.Value.(*pending).evict
+			l.unpend(v)
+		} else if l.dropStartup() {
 			return func() {}, ErrStartupsFull
 		}
 	}
+	l.seq++
+	p := &pending{key: key, seq: l.seq}
+	if !exempt {
+		p.evict = evict
+	}
 	l.unauth++
-	l.open[key]++
-	var once sync.Once
-	return func() { once.Do(func() { l.release(key) }) }, nil
+	conns := l.open[key]
+	if conns == nil {
+		conns = list.New()
+		l.open[key] = conns
+	}
+	e := conns.PushBack(p)
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if !p.done {
+			l.unpend(e)
+		}
+	}, nil
 }
 
-func (l *Limiter) release(key netip.Addr) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.unauth--
-	if n := l.open[key] - 1; n > 0 {
-		l.open[key] = n
-	} else {
-		delete(l.open, key)
+// count is the number of admitted, unreleased connections from key.
+func (l *Limiter) count(key netip.Addr) int {
+	if conns := l.open[key]; conns != nil {
+		return conns.Len()
 	}
+	return 0
+}
+
+// unpend releases one admitted connection: its element in its source's list.
+func (l *Limiter) unpend(e *list.Element) {
+	p := e.Value.(*pending)
+	p.done = true
+	l.unauth--
+	conns := l.open[p.key]
+	conns.Remove(e)
+	if conns.Len() == 0 {
+		delete(l.open, p.key)
+	}
+}
+
+// full reports whether MaxStartups' full is reached.
+func (l *Limiter) full() bool {
+	full := l.cfg.MaxStartups[2]
+	return full > 0 && l.unauth >= full
+}
+
+// victim picks the connection to evict: the oldest evictable one of the
+// source with the most connections; among sources holding as many, the one
+// whose oldest evictable connection is the oldest. nil if none is evictable.
+// It scans every source: at most MaxStartups' full of them, and only when
+// the pool is full.
+func (l *Limiter) victim() *list.Element {
+	var best *list.Element
+	bestN := 0
+	for _, conns := range l.open {
+		n := conns.Len()
+		if n < bestN {
+			continue
+		}
+		var first *list.Element
+		for e := conns.Front(); e != nil; e = e.Next() {
+			if e.Value.(*pending).evict != nil {
+				first = e
+				break
+			}
+		}
+		if first != nil && (n > bestN || first.Value.(*pending).seq < best.Value.(*pending).seq) {
+			best, bestN = first, n
+		}
+	}
+	return best
 }
 
 // dropStartup applies MaxStartups to the current number of unauthenticated

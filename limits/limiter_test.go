@@ -419,3 +419,111 @@ func ExampleLimiter() {
 	// Output:
 	// 4 limits: source penalised for failed authentications: 5s remaining
 }
+
+// evictions records which admitted connections were evicted.
+type evictions struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (ev *evictions) fn(id string) func() {
+	return func() { ev.mu.Lock(); ev.ids = append(ev.ids, id); ev.mu.Unlock() }
+}
+
+func (ev *evictions) got() string {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	return strings.Join(ev.ids, ",")
+}
+
+func TestFullPoolEvictsOldestOfBiggestSource(t *testing.T) {
+	l, _ := newTest(Config{MaxStartups: [3]int{5, 100, 5}})
+	ev := &evictions{}
+	rel := map[string]func(){}
+	admit := func(id string, addr netip.Addr) error {
+		r, err := l.AdmitEvictable(addr, ev.fn(id))
+		rel[id] = r
+		return err
+	}
+	for i, id := range []string{"a1", "a2", "a3"} {
+		if err := admit(id, ipA); err != nil {
+			t.Fatalf("%s (%d): %v", id, i, err)
+		}
+	}
+	admit("b1", ipB)
+	admit("b2", ipB)
+	// Full (5). A holds the most: its oldest goes.
+	if err := admit("c1", v4(3)); err != nil {
+		t.Fatalf("newcomer at full: %v, want admitted by eviction", err)
+	}
+	if got := ev.got(); got != "a1" {
+		t.Fatalf("evicted %q, want a1", got)
+	}
+	// A and B hold two each: the older of their oldest (a2) goes.
+	if err := admit("c2", v4(4)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.got(); got != "a1,a2" {
+		t.Fatalf("evicted %q, want a1,a2", got)
+	}
+	if n := l.Unauthenticated(); n != 5 {
+		t.Fatalf("Unauthenticated = %d, want 5", n)
+	}
+	// An evicted connection's release is a no-op; a live one frees a slot.
+	rel["a1"]()
+	if n := l.Unauthenticated(); n != 5 {
+		t.Fatalf("Unauthenticated = %d after releasing an evicted one, want 5", n)
+	}
+	rel["b1"]()
+	if err := admit("d1", v4(5)); err != nil || ev.got() != "a1,a2" {
+		t.Fatalf("admit below full: %v, evicted %q (want no eviction)", err, ev.got())
+	}
+}
+
+func TestFullPoolNeverEvictsExemptOrUnevictable(t *testing.T) {
+	l, _ := newTest(Config{MaxStartups: [3]int{2, 100, 2}, Exempt: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")}})
+	ev := &evictions{}
+	if _, err := l.AdmitEvictable(ipA, ev.fn("exempt")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Admit(ipB); err != nil { // no evict function
+		t.Fatal(err)
+	}
+	if _, err := l.AdmitEvictable(v4(7), ev.fn("new")); !errors.Is(err, ErrStartupsFull) {
+		t.Fatalf("full of unevictable connections: %v, want ErrStartupsFull", err)
+	}
+	if ev.got() != "" {
+		t.Fatalf("evicted %q", ev.got())
+	}
+}
+
+func TestEvictionConcurrent(t *testing.T) {
+	l := New(Config{MaxStartups: [3]int{8, 100, 8}, PerSourceMax: 4}, nil, nil)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	evicted := 0
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				rel, err := l.AdmitEvictable(v4(g*7+i%3), func() { mu.Lock(); evicted++; mu.Unlock() })
+				if err == nil && i%2 == 0 {
+					rel()
+				}
+				if n := l.Unauthenticated(); n > 8 {
+					t.Errorf("Unauthenticated = %d above full", n)
+					return
+				}
+				defer rel()
+			}
+		}()
+	}
+	wg.Wait()
+	if n := l.Unauthenticated(); n != 0 || len(l.open) != 0 {
+		t.Fatalf("after every release: Unauthenticated %d, open %v", n, l.open)
+	}
+	if evicted == 0 {
+		t.Fatal("no eviction under a full pool")
+	}
+}

@@ -232,7 +232,9 @@ func TestClientMatrix(t *testing.T) {
 		requireTool(t, python3)
 		ppk := mia.key + ".ppk"
 		run(t, "puttygen", mia.key, "-O", "private", "-o", ppk)
-		fp := func(path string) string { return strings.Fields(run(t, "ssh-keygen", "-l", "-E", "sha256", "-f", path))[1] }
+		fp := func(path string) string {
+			return strings.Fields(run(t, "ssh-keygen", "-l", "-E", "sha256", "-f", path))[1]
+		}
 		tty := write("answer_on_tty.py", ttyScript)
 		inner := []string{python3, tty, mia.password, mia.nextCode(),
 			"plink", "-ssh", "-noagent", "-i", ppk, "-P", port, "-l", mia.name,
