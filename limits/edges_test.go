@@ -2,7 +2,11 @@
 package limits
 
 import (
+	"bytes"
+	"fmt"
 	"math"
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,5 +51,25 @@ func TestMaxStartupsDrawAtP(t *testing.T) {
 		if _, err := l.Admit(ipA); (err == nil) != tc.allow {
 			t.Errorf("draw %v at p=50%%: err %v, want allowed=%v", tc.rnd, err, tc.allow)
 		}
+	}
+}
+
+// Port 0 is a port; only leading zeros are refused.
+func TestProxyV1PortZero(t *testing.T) {
+	got, err := ReadProxyHeader(strings.NewReader("PROXY TCP4 192.0.2.1 192.0.2.2 0 22\r\n"))
+	if err != nil || got != netip.MustParseAddrPort("192.0.2.1:0") {
+		t.Fatalf("source port 0: %v, %v", got, err)
+	}
+	if _, err := ReadProxyHeader(strings.NewReader("PROXY TCP4 192.0.2.1 192.0.2.2 00 22\r\n")); err == nil {
+		t.Fatal("source port 00 accepted")
+	}
+}
+
+// An over-long v2 header is refused with the limit it broke.
+func TestProxyV2LengthErrorNamesTheLimit(t *testing.T) {
+	hdr := append(bytes.Clone(proxyV2Sig), 0x21, 0x11, 0xff, 0xff)
+	_, err := ReadProxyHeader(bytes.NewReader(hdr))
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("length 65535 exceeds %d", proxyV2Max-proxyV2Prefix)) {
+		t.Fatalf("v2 length 65535: %v", err)
 	}
 }
