@@ -46,6 +46,9 @@ type authFlow struct {
 	source string
 	addr   netip.Addr          // the client address source names, for key options
 	extend func(time.Duration) // moves the handshake deadline (enrollment)
+	// graceEnd is the handshake deadline (moved by extend): a login queued
+	// for a password-hashing slot gives up then.
+	graceEnd time.Time
 	// hangUp closes the connection: a client whose version string or
 	// user name is refused gets no further auth round.
 	hangUp func()
@@ -226,12 +229,25 @@ func (f *authFlow) secondFactor(conn ssh.ConnMetadata, client ssh.KeyboardIntera
 		f.setErr(errors.New("too many second-factor attempts"))
 		return nil, errTooMany
 	}
-	u, err := f.srv.verifier.Login(context.Background(), kbdint.Attempt{
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	f.mu.Lock()
+	grace := time.AfterFunc(time.Until(f.graceEnd), func() { cancel(errGraceOver) })
+	f.mu.Unlock()
+	defer grace.Stop()
+	extend := func(d time.Duration) {
+		f.extend(d)
+		grace.Reset(d)
+		f.mu.Lock()
+		f.graceEnd = time.Now().Add(d)
+		f.mu.Unlock()
+	}
+	u, err := f.srv.verifier.Login(ctx, kbdint.Attempt{
 		User:           user,
 		Source:         f.source,
 		Notify:         f.notify,
 		Audit:          func(e audit.Event) error { return f.srv.audit(f.event(e)) },
-		ExtendDeadline: f.extend,
+		ExtendDeadline: extend,
 	}, client)
 	if err != nil {
 		f.setErr(err)
@@ -246,7 +262,10 @@ func (f *authFlow) secondFactor(conn ssh.ConnMetadata, client ssh.KeyboardIntera
 	}}, nil
 }
 
-var errTooMany = errors.New("too many second-factor attempts")
+var (
+	errTooMany   = errors.New("too many second-factor attempts")
+	errGraceOver = errors.New("login grace time over")
+)
 
 // outcome is the requested user name and why the handshake failed.
 func (f *authFlow) outcome(err error) (user, reason string) {

@@ -257,7 +257,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	}
 	flow := &authFlow{srv: s, connID: connID, source: src.String(), addr: src.Addr(), hangUp: func() { nc.Close() },
 		preauth: s.throttle.Conn(src.Addr().String()),
-		extend:  func(d time.Duration) { nc.SetDeadline(time.Now().Add(d)) }}
+		extend:  func(d time.Duration) { nc.SetDeadline(time.Now().Add(d)) }, graceEnd: graceEnd}
 	sconn, chans, reqs, err := ssh.NewServerConn(rc, flow.serverConfig(ciphersFor(version, cfg.SSH)))
 	release()
 	if err != nil {

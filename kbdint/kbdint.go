@@ -122,9 +122,11 @@ func (v *Verifier) Login(ctx context.Context, a Attempt, client ssh.KeyboardInte
 	}
 	pwOK := false
 	if err == nil {
-		if ok, err := passwd.Verify(u.PasswordHash, password); err == nil {
-			pwOK = ok
+		ok, err := passwd.VerifyContext(ctx, u.PasswordHash, password)
+		if ctx.Err() != nil { // the grace deadline passed while queued for a hashing slot: not a wrong password
+			return nil, fmt.Errorf("%w: %v", ErrDenied, err)
 		}
+		pwOK = err == nil && ok
 	}
 	a.Audit(audit.Event{Type: "auth.password", User: u.Name, Result: result(pwOK)})
 
