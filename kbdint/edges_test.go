@@ -1,0 +1,42 @@
+// Edges of the code check: answers at the length bound, a lock that comes
+// while the user types.
+package kbdint_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"bastion/kbdint"
+)
+
+// An account locked by an administrator while the user types the code is
+// refused as locked, for any answer up to the length bound: the lock is
+// checked with the code, in the store.
+func TestLockedWhileTypingTheCode(t *testing.T) {
+	e := newEnv(t)
+	for i, code := range []string{"", strings.Repeat("1", 1024)} {
+		name := []string{"alice", "bob"}[i]
+		e.addTOTPUser(name)
+		if code == "" {
+			code = e.code()
+		}
+		round := 0
+		challenge := func(_, _ string, qs []string, _ []bool) ([]string, error) {
+			round++
+			if round == 1 {
+				return []string{password}, nil
+			}
+			if err := e.st.Lock(context.Background(), name); err != nil {
+				t.Fatal(err)
+			}
+			return []string{code}, nil
+		}
+		r := newRecorder(name)
+		_, err := e.v.Login(context.Background(), r.attempt, challenge)
+		if !errors.Is(err, kbdint.ErrLocked) {
+			t.Fatalf("%d-byte answer after an admin lock: %v, want ErrLocked", len(code), err)
+		}
+	}
+}
