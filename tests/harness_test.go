@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -68,7 +69,7 @@ type world struct {
 	backendAddr string
 	backendUser string
 	bastion     *exec.Cmd
-	serverLog   *bytes.Buffer
+	serverLog   *logBuffer
 }
 
 // worldOpts adjust the bastion config.
@@ -231,7 +232,7 @@ func waitListening(t *testing.T, addr string, logs func() string) {
 // start runs `bastion serve` and waits until it listens.
 func (w *world) start() {
 	w.t.Helper()
-	w.serverLog = &bytes.Buffer{}
+	w.serverLog = &logBuffer{}
 	cmd := exec.Command(bastionBin, "-c", w.cfgPath, "serve")
 	cmd.Stdout, cmd.Stderr = w.serverLog, w.serverLog
 	if err := cmd.Start(); err != nil {
@@ -321,4 +322,29 @@ func runCtx(timeout time.Duration, env []string, name string, args ...string) (s
 		return string(out), fmt.Errorf("%s timed out after %s", name, timeout)
 	}
 	return string(out), err
+}
+
+// logBuffer collects a server's output while tests read it: the process's
+// output is copied in by os/exec's goroutine, so every access is locked.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *logBuffer) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Len()
 }

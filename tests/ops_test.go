@@ -2,7 +2,6 @@
 package tests
 
 import (
-	"bytes"
 	"net"
 	"os"
 	"os/exec"
@@ -32,7 +31,7 @@ func (w *world) relativeConfig() {
 // startIn runs `bastion serve` from dir with extra environment.
 func (w *world) startIn(dir string, env ...string) {
 	w.t.Helper()
-	w.serverLog = &bytes.Buffer{}
+	w.serverLog = &logBuffer{}
 	cmd := exec.Command(bastionBin, "-c", w.cfgPath, "serve")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)

@@ -4,7 +4,6 @@
 package tests
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -212,7 +211,7 @@ func TestDebInstall(t *testing.T) {
 	os.WriteFile(ga, []byte(pk.secret+"\n\" WINDOW_SIZE 17\n\" DISALLOW_REUSE\n\" TOTP_AUTH\n"), 0o644)
 	asBastion("", "user", "import-otp", "pkg", ga)
 
-	w.serverLog = &bytes.Buffer{}
+	w.serverLog = &logBuffer{}
 	srv := exec.Command("setpriv", "--reuid=bastion", "--regid=bastion", "--init-groups", "--", "/usr/bin/bastion", "-c", cfgPath, "serve")
 	srv.Stdout, srv.Stderr = w.serverLog, w.serverLog
 	if err := srv.Start(); err != nil {
