@@ -5,6 +5,7 @@ package kbdint_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,5 +39,25 @@ func TestLockedWhileTypingTheCode(t *testing.T) {
 		if !errors.Is(err, kbdint.ErrLocked) {
 			t.Fatalf("%d-byte answer after an admin lock: %v, want ErrLocked", len(code), err)
 		}
+	}
+}
+
+// Wrong passwords (no code checked) lock the account like wrong codes: the
+// failure that reaches lockout_after is audited with the lock.
+func TestWrongPasswordsLock(t *testing.T) {
+	e := newEnv(t)
+	e.addTOTPUser("alice")
+	for i := 1; i <= e.pol.LockoutAfter; i++ {
+		_, r, err := e.login("alice", login("wrong password", e.code()))
+		if !errors.Is(err, kbdint.ErrDenied) || strings.Contains(err.Error(), "record failure") {
+			t.Fatalf("wrong password %d: %v, want a plain ErrDenied", i, err)
+		}
+		locked := slices.Contains(r.types(), "lockout")
+		if locked != (i == e.pol.LockoutAfter) {
+			t.Fatalf("wrong password %d of %d: audit %v", i, e.pol.LockoutAfter, r.types())
+		}
+	}
+	if !e.user("alice").Locked(e.now) {
+		t.Fatal("alice not locked after lockout_after wrong passwords")
 	}
 }
