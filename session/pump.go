@@ -17,7 +17,7 @@ import (
 func (p *pump) run(ctx context.Context, client *ssh.Client, pty *ptyReq, args string) (exitStatus, string) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	p.cancel = cancel
+	p.ctx, p.cancel = ctx, cancel
 	stop := context.AfterFunc(ctx, func() { client.Close() })
 	defer stop()
 	sess, err := client.NewSession()
@@ -81,6 +81,7 @@ func (p *pump) run(ctx context.Context, client *ssh.Client, pty *ptyReq, args st
 	}
 	reason := "closed"
 	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+		st = exitStatus{} // ended by the bastion: not the command's own status
 		reason = "server: " + cause.Error()
 		io.WriteString(ch.Stderr(), lineEnds("\nbastion: session ended: "+cause.Error()+"\n", pty != nil))
 	} else if !st.ok {
@@ -107,6 +108,9 @@ func (p *pump) copy(dst io.Writer, src io.Reader, rec func([]byte), n *counter) 
 		if m > 0 {
 			p.r.Touch()
 			rec(buf[:m])
+			if p.ctx.Err() != nil { // ended (size cap, recording failure, revocation): pass nothing more
+				return
+			}
 			if _, werr := dst.Write(buf[:m]); werr != nil {
 				p.cancel(errors.New("client gone"))
 				return

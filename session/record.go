@@ -231,6 +231,7 @@ type pump struct {
 	up, down counter
 
 	once   sync.Once
+	ctx    context.Context
 	cancel context.CancelCauseFunc
 }
 

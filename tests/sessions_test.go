@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -406,6 +407,88 @@ func TestRecordedSessions(t *testing.T) {
 		}
 	})
 
+	t.Run("window changes and signals pass through and are recorded", func(t *testing.T) {
+		bc := alice.xcryptoDial(t)
+		defer bc.Close()
+		sess, err := bc.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		if err := sess.RequestPty("xterm", 24, 80, ssh.TerminalModes{}); err != nil {
+			t.Fatal(err)
+		}
+		stdin, _ := sess.StdinPipe()
+		out := &lockedBuffer{}
+		sess.Stdout = out
+		if err := sess.Start("rec"); err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.WindowChange(50, 132); err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(stdin, "stty size; echo stty-\"done\"\n")
+		waitFor(t, func() bool { return strings.Contains(out.String(), "stty-done") }, func() string { return out.String() })
+		mustContain(t, "stty size after window-change", out.String(), "50 132")
+		// The signal reaches the backend's sshd (which, unprivileged here,
+		// declines to deliver it: it logs that it got it).
+		if err := sess.Signal(ssh.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return strings.Contains(b.logText(), "session_signal_req") }, b.logText)
+		io.WriteString(stdin, "exit 3\n")
+		var ee *ssh.ExitError
+		if err := sess.Wait(); !errors.As(err, &ee) || ee.ExitStatus() != 3 {
+			t.Fatalf("exit: %v", err)
+		}
+		_, close := w.lastSession(t)
+		// A command killed by a signal: the client gets exit-signal.
+		killed, err := bc.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := killed.Run("rec kill -KILL $$"); !errors.As(err, &ee) || ee.Signal() != "KILL" {
+			t.Fatalf("killed command: %v", err)
+		}
+		if _, kc := w.lastSession(t); kc.Fields["exit_signal"] != "KILL" {
+			t.Errorf("session.close %+v", kc.Fields)
+		}
+		_, evs, err := readCast(w.recordingPath(close.Fields["recording"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resized := false
+		for _, e := range evs {
+			resized = resized || (e.Kind == "r" && e.Data == "132x50")
+		}
+		if !resized {
+			t.Errorf("no resize event 132x50 in %+v", evs)
+		}
+	})
+
+	t.Run("the size cap ends the session when on_max_size is end", func(t *testing.T) {
+		orig, _ := os.ReadFile(w.cfgPath)
+		w.reloadConfig(t, string(orig)+"\n[recording]\nmax_size = 4000\non_max_size = \"end\"\n")
+		defer w.reloadConfig(t, string(orig))
+		alice.answerGood()
+		out, errOut, code := alice.sshSplit("", append(alice.bastionArgs(), "rec", "head -c 200000 /dev/zero | tr '\\0' x; echo; echo not-reached")...)
+		if code == 0 || strings.Contains(out, "not-reached") || !strings.Contains(errOut, "size cap") {
+			t.Fatalf("code %d, %d bytes out, stderr %q", code, len(out), errOut)
+		}
+		_, close := w.lastSession(t)
+		recs := w.auditRecords("--type", "session.recording")
+		if len(recs) != 1 || recs[0].Fields["action"] != "end session" || close.Fields["recording_capped"] != "true" {
+			t.Fatalf("session.recording %+v, close %+v", recs, close.Fields)
+		}
+		raw, _ := os.ReadFile(w.recordingPath(close.Fields["recording"]))
+		if len(raw) > 4000 || fmt.Sprint(len(raw)) != close.Fields["recording_size"] {
+			t.Fatalf("recording is %d bytes, audit says %s", len(raw), close.Fields["recording_size"])
+		}
+		if _, _, err := readCast(w.recordingPath(close.Fields["recording"])); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("kill -9 mid-session leaves a playable recording and a verifying audit chain", func(t *testing.T) {
 		alice.answerGood()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -464,6 +547,72 @@ func TestRecordedSessions(t *testing.T) {
 		asciinemaCat(t, path, "")
 		mustContain(t, "audit verify", w.mustCLI("", "audit", "verify"), "intact")
 	})
+}
+
+// xcryptoDial logs c in to the bastion with x/crypto's client.
+func (c *client) xcryptoDial(t *testing.T) *ssh.Client {
+	t.Helper()
+	raw, err := os.ReadFile(c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password, code := c.password, c.nextCode()
+	kbd := func(_, _ string, questions []string, _ []bool) ([]string, error) {
+		var a []string
+		for _, q := range questions {
+			switch {
+			case strings.Contains(q, "Password"):
+				a = append(a, password)
+			case strings.Contains(q, "Verification code"):
+				a = append(a, code)
+			default:
+				a = append(a, "")
+			}
+		}
+		return a, nil
+	}
+	keys := c.w.bastionHostKeys(t)
+	bc, err := ssh.Dial("tcp", c.w.bastionAddr, &ssh.ClientConfig{User: c.name, Timeout: 30 * time.Second,
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer), ssh.KeyboardInteractive(kbd)},
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			for _, k := range keys {
+				if bytes.Equal(k.Marshal(), key.Marshal()) {
+					return nil
+				}
+			}
+			return errors.New("unknown bastion host key")
+		}})
+	if err != nil {
+		t.Fatalf("x/crypto login: %v", err)
+	}
+	return bc
+}
+
+// reloadConfig writes cfg and SIGHUPs the bastion, waiting for its config.reload record.
+func (w *world) reloadConfig(t *testing.T, cfg string) {
+	t.Helper()
+	before := len(w.auditRecords("--type", "config.reload"))
+	if err := os.WriteFile(w.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.bastion.Process.Signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return len(w.auditRecords("--type", "config.reload")) > before }, func() string { return w.serverLog.String() })
+}
+
+// waitFor polls cond for up to 30s.
+func waitFor(t *testing.T, cond func() bool, show func() string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met in 30s:\n%s", show())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // lockedBuffer is a bytes.Buffer safe to read while a process writes it.
