@@ -9,11 +9,13 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"bastion/limits"
@@ -27,29 +29,34 @@ import (
 
 // Config is the whole configuration. Every key is documented in config.toml.example.
 type Config struct {
-	Listen         string        `koanf:"listen"`
-	HostKeyDir     string        `koanf:"host_key_dir"`
-	State          string        `koanf:"state"`
-	StateKey       string        `koanf:"state_key"`
-	AuditLog       string        `koanf:"audit_log"`
-	AuditOnFailure string        `koanf:"audit_on_failure"`
-	AuditMaxSize   int64         `koanf:"audit_max_size"`
-	AuditKeepAge   time.Duration `koanf:"audit_retain_age"`
-	AuditKeepSize  int64         `koanf:"audit_retain_size"`
-	AuditDiskWarn  int64         `koanf:"audit_disk_warn"`
-	LogLevel       string        `koanf:"log_level"`
-	Auth           Auth          `koanf:"auth"`
-	Argon2         Argon2        `koanf:"argon2"`
-	Enroll         Enroll        `koanf:"enroll"`
-	Upstream       Upstream      `koanf:"upstream"`
-	Limits         Limits        `koanf:"limits"`
-	SSH            SSH           `koanf:"ssh"`
-	Session        Session       `koanf:"session"`
-	Metrics        Metrics       `koanf:"metrics"`
-	CA             CA            `koanf:"ca"`
-	Recording      Recording     `koanf:"recording"`
-	Targets        []Target      `koanf:"target"`
-	ShutdownGrace  time.Duration `koanf:"shutdown_grace"`
+	Listen     string `koanf:"listen"`
+	HostKeyDir string `koanf:"host_key_dir"`
+	State      string `koanf:"state"`
+	StateKey   string `koanf:"state_key"`
+	// StatePasswordFile holds the PostgreSQL password (never the URL);
+	// empty: PGPASSWORD or PGPASSFILE, as libpq reads them.
+	StatePasswordFile string        `koanf:"state_password_file"`
+	StateMaxConns     int           `koanf:"state_max_conns"`
+	StateQueryTimeout time.Duration `koanf:"state_query_timeout"`
+	AuditLog          string        `koanf:"audit_log"`
+	AuditOnFailure    string        `koanf:"audit_on_failure"`
+	AuditMaxSize      int64         `koanf:"audit_max_size"`
+	AuditKeepAge      time.Duration `koanf:"audit_retain_age"`
+	AuditKeepSize     int64         `koanf:"audit_retain_size"`
+	AuditDiskWarn     int64         `koanf:"audit_disk_warn"`
+	LogLevel          string        `koanf:"log_level"`
+	Auth              Auth          `koanf:"auth"`
+	Argon2            Argon2        `koanf:"argon2"`
+	Enroll            Enroll        `koanf:"enroll"`
+	Upstream          Upstream      `koanf:"upstream"`
+	Limits            Limits        `koanf:"limits"`
+	SSH               SSH           `koanf:"ssh"`
+	Session           Session       `koanf:"session"`
+	Metrics           Metrics       `koanf:"metrics"`
+	CA                CA            `koanf:"ca"`
+	Recording         Recording     `koanf:"recording"`
+	Targets           []Target      `koanf:"target"`
+	ShutdownGrace     time.Duration `koanf:"shutdown_grace"`
 }
 
 // Auth holds the login rules.
@@ -156,18 +163,20 @@ const (
 // Default returns the embedded defaults that `make run` uses.
 func Default() Config {
 	return Config{
-		Listen:         "127.0.0.1:2222",
-		HostKeyDir:     "hostkeys",
-		State:          "state/bastion.db",
-		StateKey:       "state/state.key",
-		AuditLog:       "state/audit.log",
-		AuditOnFailure: "refuse",
-		AuditMaxSize:   100 << 20,
-		AuditKeepAge:   365 * 24 * time.Hour,
-		AuditKeepSize:  2 << 30,
-		AuditDiskWarn:  512 << 20,
-		LogLevel:       "info",
-		ShutdownGrace:  30 * time.Second,
+		Listen:            "127.0.0.1:2222",
+		HostKeyDir:        "hostkeys",
+		State:             "state/bastion.db",
+		StateKey:          "state/state.key",
+		StateMaxConns:     10,
+		StateQueryTimeout: 5 * time.Second,
+		AuditLog:          "state/audit.log",
+		AuditOnFailure:    "refuse",
+		AuditMaxSize:      100 << 20,
+		AuditKeepAge:      365 * 24 * time.Hour,
+		AuditKeepSize:     2 << 30,
+		AuditDiskWarn:     512 << 20,
+		LogLevel:          "info",
+		ShutdownGrace:     30 * time.Second,
 		Auth: Auth{
 			LoginGraceTime: 30 * time.Second,
 			MaxAuthTries:   6,
@@ -254,6 +263,9 @@ func (c *Config) Paths() map[string]*string {
 // audit_log, ...) next to the state file, keeping its default name: set
 // state = "/var/lib/bastion/bastion.db" and they all follow it there.
 func (c *Config) besideState(set func(key string) bool) {
+	if c.StateIsURL() {
+		return // PostgreSQL: the files stay at their defaults, beside the config
+	}
 	def := Default()
 	defPaths := def.Paths()
 	for key, p := range c.Paths() {
@@ -266,11 +278,41 @@ func (c *Config) besideState(set func(key string) bool) {
 
 // ResolvePaths makes every relative path absolute against dir.
 func (c *Config) ResolvePaths(dir string) {
-	for _, p := range c.Paths() {
+	paths := c.Paths()
+	if c.StateIsURL() {
+		delete(paths, "state")
+	}
+	paths["state_password_file"] = &c.StatePasswordFile // optional
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+}
+
+// StateIsURL reports whether state names a PostgreSQL database (a
+// postgres:// or postgresql:// URL) rather than an SQLite file.
+func (c *Config) StateIsURL() bool {
+	return strings.HasPrefix(c.State, "postgres://") || strings.HasPrefix(c.State, "postgresql://")
+}
+
+// validateState checks a PostgreSQL URL: parsable, with a host and a
+// database, and no password in it (a config file is read by many).
+func (c *Config) validateState() error {
+	if !c.StateIsURL() {
+		return nil
+	}
+	u, err := url.Parse(c.State)
+	if err != nil {
+		return errors.New("not a valid postgres:// URL")
+	}
+	if _, set := u.User.Password(); set || u.Query().Has("password") {
+		return errors.New("the URL carries a password: put it in state_password_file (or PGPASSWORD) instead")
+	}
+	if u.Host == "" || strings.Trim(u.Path, "/") == "" {
+		return errors.New("want postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full")
+	}
+	return nil
 }
 
 // Parse decodes TOML bytes over the defaults. Unknown keys are errors.
@@ -360,6 +402,15 @@ func (c *Config) Validate() error {
 		if *p == "" {
 			return bad(key, "must not be empty")
 		}
+	}
+	if err := c.validateState(); err != nil {
+		return bad("state", "%v", err)
+	}
+	if c.StateMaxConns < 1 || c.StateMaxConns > 1000 {
+		return bad("state_max_conns", "must be 1..1000")
+	}
+	if c.StateQueryTimeout <= 0 {
+		return bad("state_query_timeout", "must be > 0")
 	}
 	if l := c.Metrics.Listen; l != "" {
 		if _, _, err := net.SplitHostPort(l); err != nil {

@@ -18,6 +18,7 @@ import (
 	"bastion/audit"
 	"bastion/authkeys"
 	"bastion/kbdint"
+	"bastion/store"
 	"bastion/untrusted"
 )
 
@@ -106,6 +107,10 @@ func (f *authFlow) notify(msg string) {
 // authorizedKey reports whether key is one of user's keys.
 func (f *authFlow) authorizedKey(user string, key ssh.PublicKey) error {
 	u, err := f.srv.store.User(context.Background(), user)
+	if errors.Is(err, store.ErrUnavailable) {
+		f.notify(kbdint.MsgStoreDown) // the detail goes to the log with the login failure
+		return err
+	}
 	if err != nil {
 		return errors.New("unknown user or key")
 	}

@@ -45,6 +45,10 @@ var (
 	ErrAuditFailed = errors.New("audit log unavailable")
 )
 
+// MsgStoreDown is what a client sees when the state store cannot be reached
+// (PostgreSQL down): the login is refused, nothing is counted.
+const MsgStoreDown = "bastion: state store unavailable, try again\n"
+
 // MsgAuditDown is what a client sees when the audit log cannot be written.
 const MsgAuditDown = "bastion: the audit log cannot be written, so logins are refused. Contact an administrator.\n"
 
@@ -108,7 +112,7 @@ func (v *Verifier) Login(ctx context.Context, a Attempt, client ssh.KeyboardInte
 	pol := v.Policy()
 	u, err := v.Store.User(ctx, a.User)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDenied, err)
+		return nil, v.storeDown(a, a.User, err)
 	}
 	if u.Locked(now) {
 		a.Notify(LockedMessage(u, now))
@@ -172,6 +176,9 @@ func (v *Verifier) Login(ctx context.Context, a Attempt, client ssh.KeyboardInte
 		if errors.Is(err, store.ErrLocked) {
 			return nil, v.refuseLocked(ctx, u, a)
 		}
+		if errors.Is(err, store.ErrUnavailable) {
+			return nil, v.storeDown(a, u.Name, err)
+		}
 		reason = err.Error()
 		a.Audit(audit.Event{Type: "auth." + method, User: u.Name, Result: "fail", Fields: map[string]string{"reason": reason}})
 		if counted.Counted {
@@ -179,6 +186,16 @@ func (v *Verifier) Login(ctx context.Context, a Attempt, client ssh.KeyboardInte
 		}
 	}
 	return nil, v.fail(ctx, u, a, pol, reason)
+}
+
+// storeDown refuses a login the store could not decide, telling the client
+// to retry when the store is unreachable; err's detail stays in the log.
+func (v *Verifier) storeDown(a Attempt, user string, err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		a.Notify(MsgStoreDown)
+		a.Audit(audit.Event{Type: "login.failure", User: user, Result: "fail", Fields: map[string]string{"reason": "state store unavailable"}})
+	}
+	return fmt.Errorf("%w: %v", ErrDenied, err)
 }
 
 // refuseLocked tells a user locked during the login (by failures on other
@@ -235,7 +252,7 @@ func (v *Verifier) succeed(ctx context.Context, u *store.User, a Attempt, now ti
 		return nil, fmt.Errorf("%w: %v", ErrAuditFailed, err)
 	}
 	if err := v.Store.RecordSuccess(ctx, u.Name, now, a.Source); err != nil {
-		return nil, fmt.Errorf("%w: record success: %v", ErrDenied, err)
+		return nil, v.storeDown(a, u.Name, fmt.Errorf("record success: %w", err))
 	}
 	return u, nil
 }

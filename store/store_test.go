@@ -41,7 +41,6 @@ func openErr(p paths) (*Store, error) {
 	return OpenWith(context.Background(), Options{State: p.state, Key: p.key, PasswordFile: p.pass})
 }
 
-
 func addUser(t *testing.T, s *Store, name string) {
 	t.Helper()
 	if err := s.AddUser(context.Background(), NewUser{Name: name, PasswordHash: "$argon2id$x", EnrollUntil: t0.Add(time.Hour)}, t0); err != nil {

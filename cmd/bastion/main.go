@@ -30,6 +30,10 @@ const usage = `usage: bastion [-c FILE] VERB ...
   user reset-otp NAME [--enroll-token]
                                 back to pending: a new enrollment window
   user import-otp NAME FILE     import a ~/.google_authenticator file
+  state migrate                 bring the state's schema up to date (serve does it at start too)
+  state copy --from FILE.db --to postgres://USER@HOST/DB [--force] [--to-password-file FILE]
+                                copy every user to another state (same state_key); refuses a
+                                target with users unless --force
   ssh-config NAME --host HOST [--port N] [--alias NAME]
                                 print ~/.ssh/config entries for NAME
   audit [--user U] [--target T] [--source S] [--type T] [--since D] [--until D]
@@ -122,6 +126,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return configCmd(e, rest[1:])
 	case "user":
 		return userCmd(e, rest[1:])
+	case "state":
+		return stateCmd(e, rest[1:])
 	case "ssh-config":
 		return sshConfig(e, rest[1:])
 	case "audit":

@@ -23,7 +23,6 @@ import (
 	"bastion/kbdint"
 	"bastion/metrics"
 	"bastion/session"
-	"bastion/store"
 )
 
 func serve(e *env) error {
@@ -31,11 +30,12 @@ func serve(e *env) error {
 	level.UnmarshalText([]byte(e.cfg.LogLevel))
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 
-	st, err := store.Open(e.cfg.State, e.cfg.StateKey)
+	st, err := openStore(e)
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
 	defer st.Close()
+	logStateOpened(log, e, st)
 	alog, err := audit.Open(e.cfg.AuditLog, auditOptions(e.cfg, log.Warn))
 	if err != nil {
 		return fmt.Errorf("refusing to start: audit log: %w", err)

@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"bastion/config"
-	"bastion/store"
 	"bastion/upstream"
 )
 
@@ -25,7 +24,7 @@ func sshConfig(e *env, args []string) error {
 	if len(pos) != 1 || *host == "" {
 		return &exitError{code: 2, msg: "ssh-config: want NAME --host HOST"}
 	}
-	st, err := store.Open(e.cfg.State, e.cfg.StateKey)
+	st, err := openStore(e)
 	if err != nil {
 		return err
 	}

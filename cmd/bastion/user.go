@@ -30,7 +30,7 @@ func userCmd(e *env, args []string) error {
 	if len(args) == 0 {
 		return &exitError{code: 2, msg: "user: want add, passwd, list, show, del, lock, unlock, reset-otp or import-otp"}
 	}
-	st, err := store.Open(e.cfg.State, e.cfg.StateKey)
+	st, err := openStore(e)
 	if err != nil {
 		return err
 	}
