@@ -157,3 +157,79 @@ func TestReplicasSharePostgres(t *testing.T) {
 	}
 	mustContain(t, "audit verify of A", a.mustCLI("", "audit", "verify"), "intact")
 }
+
+// usePostgres points w's config at the database url.
+func (w *world) usePostgres(t *testing.T, pg *pgtest.Cluster, url string) {
+	t.Helper()
+	raw, err := os.ReadFile(w.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileState := fmt.Sprintf("state = %q\n", filepath.Join(w.dir, "state", "bastion.db"))
+	cfg := strings.Replace(string(raw), fileState, fmt.Sprintf("state = %q\nstate_password_file = %q\n", url, pg.PasswordFile(t, w.dir)), 1)
+	if cfg == string(raw) {
+		t.Fatalf("config has no %q line", fileState)
+	}
+	if err := os.WriteFile(w.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStateCopyToPostgres moves a single-node install to PostgreSQL with
+// `bastion state copy`: the user logs in with their phone as before (no
+// re-enrollment), a code used before the move stays used; a second copy is
+// refused unless forced; a schema newer than the binary is refused.
+func TestStateCopyToPostgres(t *testing.T) {
+	pg := pgtest.Start(t)
+	w := coreWorld(t)
+	carol := w.newClient("carol")
+	carol.add("--group", "ops")
+	carol.importTOTP("12345678")
+	used := carol.answerGood()
+	if out, err := carol.jump("pve1", "echo on-sqlite"); err != nil {
+		t.Fatalf("login on SQLite: %v\n%s", err, out)
+	}
+	w.stop()
+
+	file := filepath.Join(w.dir, "state", "bastion.db")
+	url := pg.NewDatabase(t)
+	pass := pg.PasswordFile(t, w.dir)
+	out := w.mustCLI("", "state", "copy", "--from", file, "--to", url, "--to-password-file", pass)
+	mustContain(t, "state copy", out, "copied 1 users and 1 recovery codes")
+	mustNotContain(t, "state copy", out, pgtest.Password)
+	out, err := w.cli("", "state", "copy", "--from", file, "--to", url, "--to-password-file", pass)
+	if err == nil {
+		t.Fatalf("a second copy over a non-empty target succeeded:\n%s", out)
+	}
+	mustContain(t, "second copy", out, "already has users", "--force")
+	mustContain(t, "forced copy", w.mustCLI("", "state", "copy", "--from", file, "--to", url, "--to-password-file", pass, "--force"), "copied 1 users")
+
+	w.usePostgres(t, pg, url)
+	mustContain(t, "state migrate", w.mustCLI("", "state", "migrate"), "(postgres): schema version 1 -> 1")
+	w.start()
+	carol.answer(carol.password, used)
+	if out, err := carol.jump("pve1", "echo must-not-run"); err == nil {
+		t.Fatalf("a code used before the copy was accepted after it:\n%s", out)
+	}
+	carol.answerGood()
+	if out, err := carol.jump("pve1", "echo on-postgres"); err != nil {
+		t.Fatalf("login on PostgreSQL after the copy: %v\n%s", err, out)
+	} else {
+		mustContain(t, "jump", out, "on-postgres")
+	}
+	carol.answer(carol.password, "12345678") // the scratch code came along
+	if out, err := carol.jump("pve1", "echo scratch"); err != nil {
+		t.Fatalf("recovery code after the copy: %v\n%s", err, out)
+	}
+	w.stop()
+
+	// A newer bastion migrated the database: this one refuses to start, saying so.
+	if _, err := pg.Open(t, url).Exec(`INSERT INTO goose_db_version(version_id, is_applied) VALUES(999, true)`); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCtx(30*time.Second, os.Environ(), bastionBin, "-c", w.cfgPath, "serve")
+	if err == nil {
+		t.Fatalf("serve started on a newer schema:\n%s", out)
+	}
+	mustContain(t, "serve on a newer schema", out, "refusing to start", "newer than this bastion", "version 999", "upgrade bastion")
+}
