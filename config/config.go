@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"bastion/limits"
+	"bastion/oath"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/toml/v2"
@@ -445,8 +446,8 @@ func (c *Config) Validate() error {
 		return bad("auth.max_auth_tries", "must be >= 1")
 	case a.Max2FAAttempts < 1:
 		return bad("auth.max_2fa_attempts", "must be >= 1")
-	case a.TOTPWindow < 0 || a.TOTPWindow > 10:
-		return bad("auth.totp_window", "must be 0..10")
+	case a.TOTPWindow < 0 || a.TOTPWindow > oath.MaxWindowSteps:
+		return bad("auth.totp_window", "must be 0..%d", oath.MaxWindowSteps)
 	case a.LockoutAfter < 1 || a.LockoutAfter > 100:
 		return bad("auth.lockout_after", "must be 1..100 (NIST SP 800-63B allows at most 100)")
 	case a.LockoutTime < 0:

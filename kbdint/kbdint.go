@@ -219,7 +219,7 @@ func (v *Verifier) checkCode(ctx context.Context, u *store.User, code string, no
 	if len(code) > maxAnswer {
 		return "otp", store.Failure{}, oath.ErrFormat
 	}
-	if oath.LooksLikeRecovery(code, u.OTP.Params.Digits) {
+	if oath.LooksLikeRecovery(code, u.OTP.Params.Digits) || scratchFor8Digits(u, code, now) {
 		f, err := v.Store.UseRecoveryCode(ctx, u.Name, code, now, pol.lockout())
 		return "recovery", f, err
 	}

@@ -17,7 +17,7 @@ type GAFile struct {
 	Secret      []byte
 	Kind        Kind // TOTP if TOTP_AUTH present, HOTP if HOTP_COUNTER present; error if neither or both
 	HOTPCounter uint64
-	// WindowSize is WINDOW_SIZE as written (1..100, default 3): the total
+	// WindowSize is WINDOW_SIZE as written (1..MaxGAWindowSize, default 3): the total
 	// number of codes libpam accepts. Params converts it; see the package doc.
 	WindowSize    int
 	StepSize      int // STEP_SIZE, 1..60, default 30
@@ -26,6 +26,14 @@ type GAFile struct {
 	RateLimitSecs int      // per m seconds (1..3600)
 	ScratchCodes  []string // 8 digits each, in file order, duplicates dropped
 }
+
+// MaxWindowSteps is the widest TOTP window, in steps either side of now, the
+// bastion accepts from its config (auth.totp_window) or an imported file.
+const MaxWindowSteps = 10
+
+// MaxGAWindowSize is the largest imported WINDOW_SIZE: the same number of
+// codes (2*MaxWindowSteps+1) as the widest config window, for TOTP and HOTP.
+const MaxGAWindowSize = 2*MaxWindowSteps + 1
 
 // MaxGAFileSize bounds the input of ParseGoogleAuthenticator.
 const MaxGAFileSize = 64 << 10
@@ -99,6 +107,10 @@ func ParseGoogleAuthenticator(data []byte) (*GAFile, error) {
 		case "WINDOW_SIZE":
 			if g.WindowSize, err = intArg(args, 1, 100); err != nil {
 				return nil, lineErr("WINDOW_SIZE: %v", err)
+			}
+			if g.WindowSize > MaxGAWindowSize {
+				return nil, lineErr("WINDOW_SIZE %d accepts %d codes; the bastion accepts at most %d (auth.totp_window at most %d steps either side): lower it or reset-otp and re-enroll",
+					g.WindowSize, g.WindowSize, MaxGAWindowSize, MaxWindowSteps)
 			}
 		case "STEP_SIZE":
 			if g.StepSize, err = intArg(args, 1, 60); err != nil {

@@ -102,7 +102,7 @@ func (c *client) importTOTP(scratch ...string) {
 	file := c.secret + "\n\" RATE_LIMIT 3 30\n\" WINDOW_SIZE 17\n\" DISALLOW_REUSE\n\" TOTP_AUTH\n" + strings.Join(scratch, "\n")
 	p := filepath.Join(c.w.dir, "ga_"+c.name)
 	os.WriteFile(p, []byte(file), 0o600)
-	c.w.mustCLI("", "user", "import-otp", c.name, p)
+	c.w.mustCLI("", "user", "import-otp", c.name, p, "--ignore-rate-limit")
 }
 
 // nextCode returns a code for the next unused step, computed by oathtool.

@@ -29,7 +29,8 @@ const usage = `usage: bastion [-c FILE] VERB ...
   user unlock NAME              clear a lockout
   user reset-otp NAME [--enroll-token]
                                 back to pending: a new enrollment window
-  user import-otp NAME FILE     import a ~/.google_authenticator file
+  user import-otp NAME FILE [--ignore-rate-limit]
+                                import a ~/.google_authenticator file
   state migrate                 bring the state's schema up to date (serve does it at start too)
   state copy --from FILE.db --to postgres://USER@HOST/DB [--force] [--to-password-file FILE]
                                 copy every user to another state (same state_key); refuses a

@@ -38,7 +38,7 @@ func userCmd(e *env, args []string) error {
 	verb, args := args[0], args[1:]
 	fs := flag.NewFlagSet("user "+verb, flag.ContinueOnError)
 	var keys, groups listFlag
-	var token bool
+	var token, ignoreRateLimit bool
 	switch verb {
 	case "add":
 		fs.Var(&keys, "key", "public key file (repeatable)")
@@ -46,6 +46,8 @@ func userCmd(e *env, args []string) error {
 		fs.BoolVar(&token, "enroll-token", false, "print a one-time enrollment token")
 	case "reset-otp":
 		fs.BoolVar(&token, "enroll-token", false, "print a one-time enrollment token")
+	case "import-otp":
+		fs.BoolVar(&ignoreRateLimit, "ignore-rate-limit", false, "import a file with RATE_LIMIT, which the bastion does not enforce")
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -142,7 +144,7 @@ func userCmd(e *env, args []string) error {
 		if len(pos) != 2 {
 			return &exitError{code: 2, msg: "user import-otp: want NAME FILE"}
 		}
-		f, err := importOTP(ctx, st, name, pos[1])
+		f, err := importOTP(ctx, st, name, pos[1], ignoreRateLimit, e.cfg.Auth.LockoutAfter, e.cfg.Auth.LockoutTime)
 		if err != nil {
 			return err
 		}
@@ -312,7 +314,7 @@ func printToken(e *env, tok string) {
 	}
 }
 
-func importOTP(ctx context.Context, st *store.Store, name, path string) (map[string]string, error) {
+func importOTP(ctx context.Context, st *store.Store, name, path string, ignoreRateLimit bool, lockAfter int, lockFor time.Duration) (map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -320,6 +322,10 @@ func importOTP(ctx context.Context, st *store.Store, name, path string) (map[str
 	g, err := oath.ParseGoogleAuthenticator(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if g.RateLimit > 0 && !ignoreRateLimit {
+		return nil, &exitError{code: 2, msg: fmt.Sprintf("%s: RATE_LIMIT %d %d is not enforced by the bastion; its account lockout applies instead (%s). Pass --ignore-rate-limit to import anyway",
+			path, g.RateLimit, g.RateLimitSecs, lockoutText(lockAfter, lockFor))}
 	}
 	p := g.Params()
 	o := store.OTP{Params: p, Counter: g.HOTPCounter}
@@ -331,7 +337,18 @@ func importOTP(ctx context.Context, st *store.Store, name, path string) (map[str
 	if len(p.Secret) < oath.SecretSize {
 		f["weak"] = "yes"
 	}
+	if g.RateLimit > 0 {
+		f["rate_limit"] = fmt.Sprintf("ignored: %d per %ds", g.RateLimit, g.RateLimitSecs)
+	}
 	return f, nil
+}
+
+// lockoutText says what the lockout does, for messages.
+func lockoutText(after int, lockFor time.Duration) string {
+	if lockFor == 0 {
+		return fmt.Sprintf("locked after %d failed logins until `bastion user unlock`", after)
+	}
+	return fmt.Sprintf("locked for %s after %d failed logins", lockFor, after)
 }
 
 func twoFA(u *store.User, now time.Time) string {

@@ -102,3 +102,38 @@ func TestUserAddRefusesCommaGroups(t *testing.T) {
 		t.Fatalf("groups: %s", out)
 	}
 }
+
+// TestImportOTPBounds: an imported WINDOW_SIZE is bounded like
+// auth.totp_window, and RATE_LIMIT, which the bastion does not enforce, is
+// refused with a message unless --ignore-rate-limit says to import anyway.
+func TestImportOTPBounds(t *testing.T) {
+	w := newCLIWorld(t)
+	if out, err := w.run("pw\n", "user", "add", "ivy", "--key", w.keyFile("ivy", "")); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	ga := func(opts string) string {
+		p := filepath.Join(w.dir, "ga")
+		os.WriteFile(p, []byte("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\n"+opts+"\" TOTP_AUTH\n12345678\n"), 0o600)
+		return p
+	}
+	for opts, msg := range map[string]string{
+		"\" WINDOW_SIZE 100\n": "accepts at most 21",
+		"\" WINDOW_SIZE 22\n":  "accepts at most 21",
+		"\" RATE_LIMIT 3 30\n": "RATE_LIMIT 3 30 is not enforced",
+	} {
+		out, err := w.run("", "user", "import-otp", "ivy", ga(opts))
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: err=%v out=%s, want %q", opts, err, out, msg)
+		}
+		if show, _ := w.run("", "user", "show", "ivy"); !strings.Contains(show, "2fa:         pending") {
+			t.Fatalf("%q imported anyway:\n%s", opts, show)
+		}
+	}
+	if out, err := w.run("", "user", "import-otp", "ivy", ga("\" WINDOW_SIZE 21\n\" RATE_LIMIT 3 30\n"), "--ignore-rate-limit"); err != nil {
+		t.Fatalf("WINDOW_SIZE 21 with --ignore-rate-limit: %v %s", err, out)
+	}
+	show, _ := w.run("", "user", "show", "ivy")
+	if !strings.Contains(show, "2fa:         TOTP") || !strings.Contains(show, "window:      10\n") {
+		t.Fatalf("after import:\n%s", show)
+	}
+}
