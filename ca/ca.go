@@ -17,10 +17,16 @@ import (
 )
 
 // Serials hands out certificate serial numbers; each call returns a number
-// never returned before.
+// never returned before. The bastion uses the store's counter.
 type Serials interface {
 	Next() (uint64, error)
 }
+
+// SerialsFunc adapts a function to Serials.
+type SerialsFunc func() (uint64, error)
+
+// Next calls f.
+func (f SerialsFunc) Next() (uint64, error) { return f() }
 
 // CA signs user certificates.
 type CA struct {

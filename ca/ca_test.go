@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +21,8 @@ func testCA(t *testing.T, now time.Time) (*CA, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(signer, &FileSerials{Path: filepath.Join(dir, "serial")})
+	var last uint64
+	c := New(signer, SerialsFunc(func() (uint64, error) { last++; return last, nil }))
 	c.Now = func() time.Time { return now }
 	return c, dir
 }
@@ -131,39 +131,6 @@ func TestJumpCertFields(t *testing.T) {
 	}
 	if _, err := c.JumpCert(JumpRequest{Key: key, User: "alice", TTL: time.Hour}); err == nil {
 		t.Error("issued a certificate without principals")
-	}
-}
-
-func TestSerialsUniqueAndPersisted(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "serial")
-	seen := sync.Map{}
-	var wg sync.WaitGroup
-	for i := 0; i < 4; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := &FileSerials{Path: path} // one per goroutine: the flock serializes them
-			for j := 0; j < 10; j++ {
-				n, err := s.Next()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if _, dup := seen.LoadOrStore(n, true); dup {
-					t.Errorf("serial %d issued twice", n)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	n, err := (&FileSerials{Path: path}).Next()
-	if err != nil || n != 41 {
-		t.Fatalf("after 40 serials, next = %d, %v; want 41", n, err)
-	}
-	os.WriteFile(path, []byte("garbage"), 0o600)
-	if _, err := (&FileSerials{Path: path}).Next(); err == nil || !strings.Contains(err.Error(), "corrupt") {
-		t.Fatalf("a corrupt serial file gave %v, want an error", err)
 	}
 }
 

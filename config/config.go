@@ -255,7 +255,6 @@ func (c *Config) Paths() map[string]*string {
 
 		"upstream.known_hosts": &c.Upstream.KnownHosts,
 		"ca.key":               &c.CA.Key,
-		"ca.serial_file":       &c.CA.SerialFile,
 		"recording.dir":        &c.Recording.Dir,
 	}
 }

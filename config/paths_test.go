@@ -29,7 +29,6 @@ func TestLoadResolvesAgainstConfigDir(t *testing.T) {
 
 			"upstream.known_hosts": filepath.Join(dir, "var", "known_hosts"),
 			"ca.key":               filepath.Join(dir, "var", "user_ca_key"),
-			"ca.serial_file":       filepath.Join(dir, "var", "ca_serial"),
 			"recording.dir":        filepath.Join(dir, "var", "recordings"),
 		}
 		for k, p := range cfg.Paths() {

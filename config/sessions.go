@@ -16,8 +16,6 @@ import (
 type CA struct {
 	// Key is the CA private key, created (mode 0600) on first start.
 	Key string `koanf:"key"`
-	// SerialFile holds the last certificate serial issued.
-	SerialFile string `koanf:"serial_file"`
 	// CertTTL is how long a `cert` certificate is valid.
 	CertTTL time.Duration `koanf:"cert_ttl"`
 	// GroupCertTTL overrides CertTTL per group; a user in several such
@@ -52,7 +50,7 @@ const (
 const ReservedCommand = "cert"
 
 func defaultCA() CA {
-	return CA{Key: "state/user_ca_key", SerialFile: "state/ca_serial", CertTTL: 8 * time.Hour,
+	return CA{Key: "state/user_ca_key", CertTTL: 8 * time.Hour,
 		GroupCertTTL: map[string]time.Duration{}, SourceAddresses: []string{}}
 }
 
@@ -112,7 +110,7 @@ func (c *Config) validateSessions() error {
 	bad := func(key, format string, a ...any) error {
 		return fmt.Errorf("key %s: %s", key, fmt.Sprintf(format, a...))
 	}
-	for key, v := range map[string]string{"ca.key": c.CA.Key, "ca.serial_file": c.CA.SerialFile,
+	for key, v := range map[string]string{"ca.key": c.CA.Key,
 		"recording.dir": c.Recording.Dir, "upstream.known_hosts": c.Upstream.KnownHosts} {
 		if v == "" {
 			return bad(key, "must not be empty")

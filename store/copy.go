@@ -52,6 +52,9 @@ func Copy(ctx context.Context, src, dst *Store, force bool) (users, codes int, e
 		if err := dst.insertRaw(ctx, tx, "users", userColsRaw, userRows); err != nil {
 			return err
 		}
+		if err := copySerial(ctx, src, dst, tx); err != nil {
+			return err
+		}
 		return dst.insertRaw(ctx, tx, "recovery", recoveryColsRaw, codeRows)
 	})
 	if err != nil {

@@ -81,7 +81,8 @@ func serve(e *env) error {
 		Enroll: enr,
 		Now:    now,
 	}
-	sessions := &session.Service{Config: cfg, CA: ca.New(caKey, &ca.FileSerials{Path: e.cfg.CA.SerialFile}),
+	serials := ca.SerialsFunc(func() (uint64, error) { return st.NextSerial(context.Background()) })
+	sessions := &session.Service{Config: cfg, CA: ca.New(caKey, serials),
 		Users: st, Recordings: recordings, Log: log}
 	srv = gateway.New(gateway.Options{Config: e.cfg, Store: st, Audit: ops.auditor, HostKeys: keys, Verifier: ver, Log: log, Sessions: sessions,
 		Metrics: ops.m})
