@@ -45,6 +45,10 @@ type Config struct {
 	AuditKeepAge      time.Duration `koanf:"audit_retain_age"`
 	AuditKeepSize     int64         `koanf:"audit_retain_size"`
 	AuditDiskWarn     int64         `koanf:"audit_disk_warn"`
+	// AuditSyslog also copies every audit event to the local syslog socket
+	// AuditSyslogSocket (journald reads /dev/log); the file stays the record.
+	AuditSyslog       bool          `koanf:"audit_syslog"`
+	AuditSyslogSocket string        `koanf:"audit_syslog_socket"`
 	LogLevel          string        `koanf:"log_level"`
 	Auth              Auth          `koanf:"auth"`
 	Argon2            Argon2        `koanf:"argon2"`
@@ -176,6 +180,7 @@ func Default() Config {
 		AuditKeepAge:      365 * 24 * time.Hour,
 		AuditKeepSize:     2 << 30,
 		AuditDiskWarn:     512 << 20,
+		AuditSyslogSocket: "/dev/log",
 		LogLevel:          "info",
 		ShutdownGrace:     30 * time.Second,
 		Auth: Auth{
@@ -252,6 +257,8 @@ func (c *Config) Paths() map[string]*string {
 		"state":        &c.State,
 		"state_key":    &c.StateKey,
 		"audit_log":    &c.AuditLog,
+
+		"audit_syslog_socket": &c.AuditSyslogSocket,
 
 		"upstream.known_hosts": &c.Upstream.KnownHosts,
 		"ca.key":               &c.CA.Key,
@@ -419,6 +426,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AuditOnFailure != "refuse" && c.AuditOnFailure != "continue" {
 		return bad("audit_on_failure", "want \"refuse\" or \"continue\", got %q", c.AuditOnFailure)
+	}
+	if c.AuditSyslog && c.AuditSyslogSocket == "" {
+		return bad("audit_syslog_socket", "must not be empty when audit_syslog = true")
 	}
 	if c.AuditMaxSize < 0 {
 		return bad("audit_max_size", "must be >= 0")

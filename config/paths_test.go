@@ -27,6 +27,8 @@ func TestLoadResolvesAgainstConfigDir(t *testing.T) {
 			"state_key":    filepath.Join(dir, "var", "state.key"), // beside state
 			"audit_log":    "/abs/audit.log",
 
+			"audit_syslog_socket": "/dev/log",
+
 			"upstream.known_hosts": filepath.Join(dir, "var", "known_hosts"),
 			"ca.key":               filepath.Join(dir, "var", "user_ca_key"),
 			"recording.dir":        filepath.Join(dir, "var", "recordings"),

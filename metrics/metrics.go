@@ -170,3 +170,10 @@ func (m *Metrics) WatchAudit(stats func() audit.Stats) {
 			return 0
 		})
 }
+
+// WatchSyslog registers bastion_audit_syslog_dropped_total, read from dropped().
+func (m *Metrics) WatchSyslog(dropped func() uint64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "bastion_audit_syslog_dropped_total",
+		Help: "Audit event copies not delivered to syslog (the audit file has them)."},
+		func() float64 { return float64(dropped()) }))
+}

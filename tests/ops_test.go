@@ -2,6 +2,7 @@
 package tests
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -87,15 +88,16 @@ func TestConfigCheckNamesKey(t *testing.T) {
 	mustContain(t, "config check", out, "auth.max_auth_tries", w.cfgPath)
 }
 
-// notifySocket listens where a service manager would and returns the messages.
-func notifySocket(t *testing.T) (string, <-chan string) {
-	path := filepath.Join(t.TempDir(), "notify")
+// listenUnixgram listens on a unix datagram socket (where a service manager
+// or syslog would) and returns its path and the messages.
+func listenUnixgram(t *testing.T) (string, <-chan string) {
+	path := filepath.Join(t.TempDir(), "sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	msgs := make(chan string, 16)
+	msgs := make(chan string, 256)
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -123,7 +125,7 @@ func nextNotify(t *testing.T, msgs <-chan string, w *world) string {
 
 func TestSdNotify(t *testing.T) {
 	w := newWorld(t, worldOpts{})
-	sock, msgs := notifySocket(t)
+	sock, msgs := listenUnixgram(t)
 	w.startIn(w.dir, "NOTIFY_SOCKET="+sock)
 	if m := nextNotify(t, msgs, w); m != "READY=1" {
 		t.Fatalf("first message %q, want READY=1", m)
@@ -158,4 +160,73 @@ func TestSdNotify(t *testing.T) {
 		t.Errorf("serve exited with %v after SIGTERM", err)
 	}
 	w.bastion = nil
+}
+
+func TestAuditSyslog(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	sock, msgs := listenUnixgram(t)
+	cfg, _ := os.ReadFile(w.cfgPath)
+	os.WriteFile(w.cfgPath, append([]byte(fmt.Sprintf("audit_syslog = true\naudit_syslog_socket = %q\n", sock)), cfg...), 0o600)
+	sam := w.newClient("sam")
+	sam.add("--group", "ops")
+	sam.importTOTP()
+	w.start()
+	sam.answerGood()
+	if out, err := sam.jump("pve1", "echo syslog-ok"); err != nil {
+		t.Fatalf("login: %v\n%s", err, out)
+	}
+	w.stop()
+
+	// Every record of the file arrived with its fields (order across goroutines may differ).
+	recs := w.auditRecords()
+	var got []string
+	deadline := time.After(30 * time.Second)
+	for len(got) < len(recs) {
+		select {
+		case m := <-msgs:
+			got = append(got, m)
+		case <-deadline:
+			t.Fatalf("%d of %d records reached syslog:\n%s", len(got), len(recs), strings.Join(got, "\n"))
+		}
+	}
+	for _, m := range got {
+		if !strings.HasPrefix(m, "<8") || !strings.Contains(m, " bastion-audit[") {
+			t.Errorf("not a local syslog datagram from bastion-audit: %q", m)
+		}
+	}
+	used := make([]bool, len(got))
+	for _, r := range recs {
+		want := []string{" type=" + r.Type + " "}
+		if r.User != "" {
+			want = append(want, " user="+r.User)
+		}
+		if r.ConnID != "" {
+			want = append(want, " conn_id="+r.ConnID)
+		}
+		for k, v := range r.Fields {
+			if !strings.ContainsAny(v, " \"=") {
+				want = append(want, " "+k+"="+v)
+			}
+		}
+		found := false
+		for i, m := range got {
+			if !used[i] && containsAll(m+" ", want) {
+				used[i], found = true, true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("no syslog message with %q; got:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	mustContain(t, "record types", strings.Join(got, "\n"), "type=admin.user.add", "type=login.success", "type=jump.open", "type=jump.close", "bytes_up=")
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"bastion/audit"
+	"bastion/auditsyslog"
 	"bastion/ca"
 	"bastion/config"
 	"bastion/enroll"
@@ -57,7 +58,14 @@ func serve(e *env) error {
 
 	ops := &opsMetrics{m: metrics.New(version, commit)}
 	ops.m.SetTargets(targetNames(e.cfg))
-	ops.auditor = metrics.NewAuditor(alog, ops.m)
+	var sink metrics.Appender = alog
+	if e.cfg.AuditSyslog {
+		sw := auditsyslog.New(e.cfg.AuditSyslogSocket)
+		defer sw.Close() // after server.stop
+		sink = auditsyslog.Appender{Next: alog, W: sw}
+		ops.m.WatchSyslog(sw.Dropped)
+	}
+	ops.auditor = metrics.NewAuditor(sink, ops.m)
 	tst := timedStore{st, ops.m}
 
 	var srv *gateway.Server
@@ -93,7 +101,7 @@ func serve(e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := alog.Append(audit.Event{Type: "server.start", Result: "ok", Fields: map[string]string{"listen": ln.Addr().String(), "config": e.cfgPath}}); err != nil {
+	if err := ops.auditor.Append(audit.Event{Type: "server.start", Result: "ok", Fields: map[string]string{"listen": ln.Addr().String(), "config": e.cfgPath}}); err != nil {
 		if errors.Is(err, audit.ErrCorrupt) {
 			return fmt.Errorf("refusing to start: %w\nInspect it with `bastion audit verify`; to start a new chain, move the file aside (keep it as evidence)", err)
 		}
@@ -121,18 +129,18 @@ func serve(e *env) error {
 				return
 			}
 			notify(log, daemon.SdNotifyReloading+"\nMONOTONIC_USEC="+monotonicUsec())
-			reload(e.cfgPath, srv, alog, log)
+			reload(e.cfgPath, srv, ops.auditor, log)
 			ops.m.SetTargets(targetNames(srv.Config()))
 			notify(log, daemon.SdNotifyReady)
 		}
 	}()
 	err = srv.Serve(ctx, ln)
-	alog.Append(audit.Event{Type: "server.stop", Result: "ok"})
+	ops.auditor.Append(audit.Event{Type: "server.stop", Result: "ok"})
 	return err
 }
 
 // reload swaps in a new config; a bad one is rejected and the old stays.
-func reload(path string, srv *gateway.Server, alog *audit.Log, log *slog.Logger) {
+func reload(path string, srv *gateway.Server, alog gateway.Auditor, log *slog.Logger) {
 	c, err := config.Load(path)
 	if err != nil {
 		log.Error("config reload rejected; keeping the old config", "err", err)

@@ -63,13 +63,8 @@ func targetCmd(e *env, args []string) error {
 	if err := (session.KnownHosts{Path: e.cfg.Upstream.KnownHosts}).Trust(t.Name, key); err != nil {
 		return fmt.Errorf("store host key: %w", err)
 	}
-	alog, err := audit.Open(e.cfg.AuditLog, auditOptions(e.cfg, nil))
-	if err == nil {
-		err = alog.Append(audit.Event{Type: "target.trust", Result: "ok", Target: t.Name,
-			Fields: map[string]string{"dest": t.Address, "fingerprint": fp, "key_type": key.Type(), "os_user": osUser()}})
-		alog.Close()
-	}
-	if err != nil {
+	if err := appendCLI(e.cfg, audit.Event{Type: "target.trust", Result: "ok", Target: t.Name,
+		Fields: map[string]string{"dest": t.Address, "fingerprint": fp, "key_type": key.Type(), "os_user": osUser()}}); err != nil {
 		return fmt.Errorf("the key was stored but could not be written to the audit log: %w", err)
 	}
 	fmt.Fprintf(e.stdout, "stored: recorded sessions to %s now require this key\n", t.Name)

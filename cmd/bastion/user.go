@@ -172,12 +172,7 @@ func adminAudit(e *env, typ, name string, fields map[string]string) error {
 			delete(fields, k)
 		}
 	}
-	alog, err := audit.Open(e.cfg.AuditLog, auditOptions(e.cfg, nil))
-	if err == nil {
-		err = alog.Append(audit.Event{Type: typ, User: name, Result: "ok", Fields: fields, Num: num})
-		alog.Close()
-	}
-	if err != nil {
+	if err := appendCLI(e.cfg, audit.Event{Type: typ, User: name, Result: "ok", Fields: fields, Num: num}); err != nil {
 		return fmt.Errorf("the action was done but could not be written to the audit log: %w", err)
 	}
 	return nil
