@@ -91,12 +91,17 @@ func TestReplicasSharePostgres(t *testing.T) {
 	// Lockout counted across replicas (lockout_after = 3, until an admin
 	// unlocks): two failures on A, one on B; then the right code on A is
 	// refused; `user unlock` through B lifts it for A.
+	a.mustCLI("", "user", "unlock", "dave") // start from 0 failures (the replays counted)
 	for i, r := range []*world{a, a, b} {
+		if i == 2 {
+			mustNotContain(t, "user list after 2 failures", b.mustCLI("", "user", "list"), "locked")
+		}
 		dave.answer(dave.password, "000000")
 		if out, err := dave.at(r).jump("pve1", "true"); err == nil {
 			t.Fatalf("failure %d: wrong code accepted:\n%s", i+1, out)
 		}
 	}
+	mustContain(t, "user list after 3 failures on A, A, B", a.mustCLI("", "user", "list"), "locked (admin)")
 	dave.answerGood()
 	out, err := dave.at(a).jump("pve1", "echo must-not-run")
 	if err == nil {
@@ -107,6 +112,36 @@ func TestReplicasSharePostgres(t *testing.T) {
 	dave.answerGood()
 	if out, err := dave.at(a).jump("pve1", "echo after-unlock"); err != nil {
 		t.Fatalf("login on A after unlock on B: %v\n%s", err, out)
+	}
+
+	// Two first logins of a pending user at once, one on A and one on B:
+	// exactly one binds a secret, and it is the winner's that works.
+	lee := a.newClient("lee")
+	lee.at(b).add("--group", "ops")
+	lee.at(a)
+	twin := *lee
+	twin.w, twin.dir = b, filepath.Join(a.dir, "answers_lee_twin")
+	os.MkdirAll(twin.dir, 0o700)
+	lee.answer(lee.password, "")
+	twin.answer(lee.password, "")
+	for i, c := range []*client{lee, &twin} {
+		wg.Add(1)
+		go func() { defer wg.Done(); outs[i], errs[i] = c.jump("pve1", "echo enrolled") }()
+	}
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("first logins on A and B at once: A err=%v, B err=%v, want exactly one to enroll\nA:\n%s\nB:\n%s", errs[0], errs[1], outs[0], outs[1])
+	}
+	winner := lee
+	if errs[1] == nil {
+		winner = &twin
+	}
+	winner.secret = winner.file("enroll_secret")
+	winner.step = stepOf(t, winner.secret, winner.file("enroll_code_used")) + 1
+	winner.w = map[*world]*world{a: b, b: a}[winner.w] // the bound secret works on the other replica
+	winner.answerGood()
+	if out, err := winner.jump("pve1", "true"); err != nil {
+		t.Fatalf("the winner's secret on the other replica: %v\n%s", err, out)
 	}
 
 	// PostgreSQL stops: an open jump through A keeps running, a new login on
