@@ -72,6 +72,11 @@ type Auth struct {
 	TOTPWindow     int           `koanf:"totp_window"`
 	LockoutAfter   int           `koanf:"lockout_after"`
 	LockoutTime    time.Duration `koanf:"lockout_time"`
+	// PasswordPlusCode lets a client that can send only one password send
+	// the password followed by the current code, after publickey; only
+	// users in one of PasswordPlusCodeGroups may.
+	PasswordPlusCode       bool     `koanf:"password_plus_code"`
+	PasswordPlusCodeGroups []string `koanf:"password_plus_code_groups"`
 }
 
 // Argon2 holds the argon2id cost used for new password hashes.
@@ -190,6 +195,8 @@ func Default() Config {
 			TOTPWindow:     1,
 			LockoutAfter:   3,
 			LockoutTime:    5 * time.Minute,
+
+			PasswordPlusCodeGroups: []string{},
 		},
 		Argon2: Argon2{MemoryKiB: 19 * 1024, Time: 2, Threads: 1},
 		Enroll: Enroll{
@@ -461,6 +468,8 @@ func (c *Config) Validate() error {
 		return bad("auth.lockout_after", "must be 1..100 (NIST SP 800-63B allows at most 100)")
 	case a.LockoutTime < 0:
 		return bad("auth.lockout_time", "must be >= 0 (0 = until an admin unlocks)")
+	case a.PasswordPlusCode && len(a.PasswordPlusCodeGroups) == 0:
+		return bad("auth.password_plus_code_groups", "list the groups allowed to send password and code as one password")
 	}
 	if c.Argon2.MemoryKiB < 8 || c.Argon2.Time < 1 || c.Argon2.Threads < 1 {
 		return bad("argon2", "memory_kib >= 8, time >= 1, threads >= 1")

@@ -4,6 +4,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestParseExample(t *testing.T) {
 	// plus its one target.
 	want := Default()
 	want.Targets = []Target{{Name: "localhost", Address: "127.0.0.1:22", Groups: []string{"ops"}, Users: []string{}}}
-	if cfg.Listen != want.Listen || cfg.Auth != want.Auth || cfg.Argon2 != want.Argon2 ||
+	if cfg.Listen != want.Listen || !reflect.DeepEqual(cfg.Auth, want.Auth) || cfg.Argon2 != want.Argon2 ||
 		cfg.Enroll != want.Enroll || cfg.Upstream != want.Upstream || cfg.ShutdownGrace != want.ShutdownGrace ||
 		cfg.AuditMaxSize != want.AuditMaxSize || cfg.AuditOnFailure != want.AuditOnFailure {
 		t.Errorf("example differs from Default():\n got %+v\nwant %+v", *cfg, want)
@@ -82,6 +83,7 @@ func TestParseRejects(t *testing.T) {
 		{"negative shutdown_grace", `shutdown_grace = "-1s"`, "shutdown_grace"},
 		{"zero login_grace_time", "[auth]\nlogin_grace_time = \"0s\"", "auth.login_grace_time"},
 		{"totp_window too big", "[auth]\ntotp_window = 11", "auth.totp_window"},
+		{"password_plus_code without groups", "[auth]\npassword_plus_code = true", "auth.password_plus_code_groups"},
 		{"unknown cipher", "[ssh]\nciphers = [\"aes128-gcm@openssh.com\", \"3des-cbc\"]", "ssh.ciphers"},
 		{"no OpenSSH cipher", "[ssh]\nciphers_openssh = []", "ssh.ciphers_openssh"},
 		{"version wait too long", "[ssh]\nclient_version_wait = \"1m\"", "ssh.client_version_wait"},

@@ -216,6 +216,7 @@ func (f *authFlow) verifiedKey(conn ssh.ConnMetadata, key ssh.PublicKey, _ *ssh.
 		KeyboardInteractiveCallback: func(conn ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
 			return f.secondFactor(conn, client, user, fp, string(key.Marshal()))
 		},
+		PasswordCallback: f.passwordPlusCode(user, fp, string(key.Marshal())), // nil unless [auth] password_plus_code
 	}}
 }
 

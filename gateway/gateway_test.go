@@ -191,10 +191,11 @@ func answers(rounds ...[]string) ssh.KeyboardInteractiveChallenge {
 }
 
 type dialOpts struct {
-	user    string
-	signers []ssh.Signer
-	kbd     ssh.KeyboardInteractiveChallenge
-	banner  *strings.Builder
+	user     string
+	signers  []ssh.Signer
+	kbd      ssh.KeyboardInteractiveChallenge
+	password string // a `password` request after the others, if set
+	banner   *strings.Builder
 }
 
 func (ts *testServer) dial(o dialOpts) (*ssh.Client, error) {
@@ -204,6 +205,9 @@ func (ts *testServer) dial(o dialOpts) (*ssh.Client, error) {
 	}
 	if o.kbd != nil {
 		methods = append(methods, ssh.KeyboardInteractive(o.kbd))
+	}
+	if o.password != "" {
+		methods = append(methods, ssh.Password(o.password))
 	}
 	cc := &ssh.ClientConfig{User: o.user, Auth: methods, HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second}
 	if o.banner != nil {

@@ -29,6 +29,7 @@ case "$1" in
   *"Press Enter"*) printf '%s' "$1" > "$d/recovery_prompt"; echo ;;
   *Password*) cat "$d/password" ;;
   *"Verification code"*) cat "$d/code" ;;
+  *"'s password: ") cat "$d/password_plus_code" ;;
   *) echo ;;
 esac
 `
