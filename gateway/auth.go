@@ -64,6 +64,7 @@ type authFlow struct {
 	user     string // the name the client asked for, cleaned (not an identity)
 	refused  error  // why the connection was refused before authentication
 	keyed    bool   // the client proved it holds one of the user's keys
+	queried  bool   // a key was queried: conn.accept is recorded (once)
 	// otherMethods are the methods other than publickey tried before a key
 	// was proven (preauth.go), from a fixed set of names.
 	otherMethods []string
@@ -184,7 +185,9 @@ func (f *authFlow) queryKey(conn ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Perm
 		return nil, err
 	}
 	f.mu.Lock()
-	first := f.user == "" && f.refused == nil
+	// Not f.user == "": logAuth already set it for the client's "none" request.
+	first := !f.queried && f.refused == nil
+	f.queried = true
 	f.user = conn.User()
 	f.mu.Unlock()
 	if first {
