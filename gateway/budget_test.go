@@ -3,11 +3,16 @@
 package gateway
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"bastion/config"
 )
 
 func TestPreauthRecordsBoundedPerSource(t *testing.T) {
@@ -56,4 +61,45 @@ func TestConnAcceptRecordedOnce(t *testing.T) {
 			t.Fatalf("%d keys offered: conn.accept records %v, want one with the client version", len(signers), accepts)
 		}
 	}
+}
+
+// A connection that never tries to authenticate (a port scanner: version
+// line, then gone) is neither audited as a failed login nor penalised.
+func TestScannerIsNoFailedLogin(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.Limits.PenaltyFreeFails = 0 })
+	for range 3 {
+		nc, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(nc, "SSH-2.0-scanner\r\n")
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := bufio.NewReader(nc).ReadString('\n'); err != nil {
+			t.Fatalf("no banner: %v", err)
+		}
+		nc.Close()
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ts.srv.mu.Lock()
+		open := len(ts.srv.conns)
+		ts.srv.mu.Unlock()
+		if open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still open 10s after the scanner left", open)
+		}
+	}
+	if n := ts.audit.count("conn.denied", ""); n != 0 {
+		t.Fatalf("%d conn.denied records for connections that never tried to log in", n)
+	}
+	if n := ts.srv.limiter.Load().Penalised(); n != 0 {
+		t.Fatalf("the scanner's source is penalised (%d)", n)
+	}
+	// The same source still logs in.
+	c, err := ts.login("alice", 0)
+	if err != nil {
+		t.Fatalf("login after the scan: %v", err)
+	}
+	c.Close()
 }
