@@ -572,12 +572,16 @@ func (s SSH) validate() error {
 // ErrNoConfig is returned by Find when neither candidate exists.
 var ErrNoConfig = errors.New("no config file: pass -c FILE")
 
-// Find picks the config path: the explicit one, else ./config.toml, else ./config.toml.example.
+// Installed is the config the Debian package installs.
+const Installed = "/etc/bastion/config.toml"
+
+// Find picks the config path: the explicit one, else ./config.toml, else
+// ./config.toml.example (a checkout), else the installed one.
 func Find(explicit string) (string, error) {
 	if explicit != "" {
 		return explicit, nil
 	}
-	for _, p := range []string{"config.toml", "config.toml.example"} {
+	for _, p := range []string{"config.toml", "config.toml.example", Installed} {
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}

@@ -22,6 +22,7 @@ func TestContribNamesExistingMetrics(t *testing.T) {
 	m.enrollments.WithLabelValues("confirmed")
 	m.refusals.WithLabelValues("other")
 	m.jumps.WithLabelValues("other", "ok")
+	m.sessions.WithLabelValues("other", "ok")
 	m.bytes.WithLabelValues("up")
 	m.dialSeconds.WithLabelValues("other")
 	m.querySeconds.WithLabelValues("user")

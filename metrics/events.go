@@ -69,6 +69,12 @@ func (m *Metrics) Observe(e audit.Event, err error) {
 		m.jumps.WithLabelValues(m.target(e.Target), "refused").Inc()
 	case "jump.failed":
 		m.jumps.WithLabelValues(m.target(e.Target), "dial_failed").Inc()
+	case "session.open":
+		m.sessions.WithLabelValues(m.target(e.Target), "ok").Inc()
+	case "session.refused":
+		m.sessions.WithLabelValues(m.target(e.Target), "refused").Inc()
+	case "session.failed":
+		m.sessions.WithLabelValues(m.target(e.Target), "failed").Inc()
 	case "jump.close":
 		for _, dir := range []string{"up", "down"} {
 			if n := e.Num["bytes_"+dir]; n > 0 {

@@ -25,6 +25,7 @@ type Metrics struct {
 	conns         *prometheus.GaugeVec
 	refusals      *prometheus.CounterVec
 	jumps         *prometheus.CounterVec
+	sessions      *prometheus.CounterVec
 	bytes         *prometheus.CounterVec
 	dialSeconds   *prometheus.HistogramVec
 	loginSeconds  prometheus.Histogram
@@ -54,6 +55,8 @@ func New(version, commit string) *Metrics {
 		"Connections refused before authentication: penalised, source_full, startups_full, proxy_header, other.", "reason")
 	m.jumps = f.counterVec("bastion_jumps_total",
 		"Jump requests by target and result: ok, refused, dial_failed, audit_failed.", "target", "result")
+	m.sessions = f.counterVec("bastion_sessions_total",
+		"Recorded session requests (ssh -t USER@bastion target) by target and result: ok, refused, failed.", "target", "result")
 	m.bytes = f.counterVec("bastion_jump_bytes_total",
 		"Bytes carried by closed jumps, by direction: up (client to target) or down.", "direction")
 	m.dialSeconds = f.histogramVec("bastion_backend_dial_duration_seconds", "Time to connect to a target, successful or not.",

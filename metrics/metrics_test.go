@@ -40,6 +40,8 @@ func TestObserve(t *testing.T) {
 		ev("jump.failed", "pve1", nil),
 		{Type: "jump.close", Target: "pve1", Num: map[string]int64{"bytes_up": 10, "bytes_down": 32}},
 		{Type: "jump.close", Target: "pve1", Num: map[string]int64{"bytes_up": -1}},
+		ev("session.open", "pve1", nil),
+		ev("session.refused", "nope", nil),
 	} {
 		m.Observe(e, nil)
 	}
@@ -64,13 +66,15 @@ func TestObserve(t *testing.T) {
 		{testutil.ToFloat64(m.bytes.WithLabelValues("up")), 10, "bytes up"},
 		{testutil.ToFloat64(m.bytes.WithLabelValues("down")), 32, "bytes down"},
 		{testutil.ToFloat64(m.auditFailures), 1, "audit failures"},
+		{testutil.ToFloat64(m.sessions.WithLabelValues("pve1", "ok")), 1, "session ok"},
+		{testutil.ToFloat64(m.sessions.WithLabelValues("other", "refused")), 1, "session refused, unknown target"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
 		}
 	}
 	body := scrapeBody(t, m)
-	for _, bad := range []string{"mallory", "203.0.113.9", "evil"} {
+	for _, bad := range []string{"mallory", "203.0.113.9", "evil", "nope"} {
 		if strings.Contains(body, bad) {
 			t.Errorf("outside string %q in the exposition", bad)
 		}

@@ -231,6 +231,33 @@ func TestDebInstall(t *testing.T) {
 	checkFile("/var/lib/bastion/audit.log", 0o600, uid, gid)
 	w.stop()
 
+	// Without -c, an admin anywhere gets the installed config.
+	cc := exec.Command("setpriv", "--reuid=bastion", "--regid=bastion", "--init-groups", "--", "/usr/bin/bastion", "config", "check")
+	cc.Dir = "/"
+	if out, err := cc.CombinedOutput(); err != nil || !strings.Contains(string(out), "# /etc/bastion/config.toml: OK") {
+		t.Errorf("config check without -c from /: %v\n%s", err, out)
+	}
+
+	// An upgrade keeps the admin's config edits and the state.
+	f, _ := os.OpenFile("/etc/bastion/config.toml", os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("# edited by the admin\n")
+	f.Close()
+	oldVer := strings.TrimSpace(run(t, "dpkg-query", "-W", "-f=${Version}", "bastion"))
+	deb2 := filepath.Join(filepath.Dir(deb), "bastion-upgrade.deb")
+	nf := exec.Command("go", "tool", "nfpm", "pkg", "-f", "packaging/nfpm.yaml", "-p", "deb", "-t", deb2)
+	nf.Dir, nf.Env = "..", append(os.Environ(), "VERSION="+oldVer+"+upgrade")
+	if out, err := nf.CombinedOutput(); err != nil {
+		t.Fatalf("nfpm: %v\n%s", err, out)
+	}
+	run(t, "dpkg", "-i", deb2)
+	if v := run(t, "dpkg-query", "-W", "-f=${Version}", "bastion"); v != oldVer+"+upgrade" {
+		t.Errorf("after the upgrade: version %q", v)
+	}
+	if b, _ := os.ReadFile("/etc/bastion/config.toml"); !strings.HasSuffix(string(b), "# edited by the admin\n") {
+		t.Errorf("the upgrade replaced the edited config:\n%s", b)
+	}
+	mustContain(t, "users after the upgrade", asBastion("", "user", "list"), "pkg")
+
 	// remove keeps the state and the conffile; purge deletes them and says so.
 	out := run(t, "dpkg", "-r", "bastion")
 	mustContain(t, "dpkg -r", out, "/var/lib/bastion (state, state key, audit log) is kept")

@@ -49,7 +49,8 @@ const usage = `usage: bastion [-c FILE] VERB ...
   target trust NAME [--fingerprint SHA256:...]
                                 pin a target's host key (asks to confirm without --fingerprint)
 
--c FILE defaults to ./config.toml, else ./config.toml.example. Relative paths
+-c FILE defaults to ./config.toml, else ./config.toml.example, else
+/etc/bastion/config.toml (the package's). Relative paths
 in it resolve against the file's directory, not the working directory.
 `
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -52,6 +53,19 @@ func TestValidName(t *testing.T) {
 	} {
 		if validName(name) != want {
 			t.Errorf("validName(%q) = %v", name, !want)
+		}
+	}
+}
+
+func TestLoggerUnderJournal(t *testing.T) {
+	for _, journal := range []bool{false, true} {
+		var b strings.Builder
+		newLogger(&b, slog.LevelInfo, journal).Info("hello", "conn_id", "c1")
+		if got := strings.HasPrefix(b.String(), "time="); got == journal {
+			t.Errorf("journal=%v: %q", journal, b.String())
+		}
+		if !strings.Contains(b.String(), `level=INFO msg=hello conn_id=c1`) {
+			t.Errorf("journal=%v: %q", journal, b.String())
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -29,7 +30,7 @@ import (
 func serve(e *env) error {
 	var level slog.Level
 	level.UnmarshalText([]byte(e.cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger(e.stderr, level, os.Getenv("JOURNAL_STREAM") != "")
 
 	st, err := openStore(e)
 	if err != nil {
@@ -154,6 +155,22 @@ func reload(path string, srv *gateway.Server, alog gateway.Auditor, log *slog.Lo
 	srv.SetConfig(c)
 	log.Info("config reloaded", "targets", len(c.Targets))
 	alog.Append(audit.Event{Type: "config.reload", Result: "ok", Num: map[string]int64{"targets": int64(len(c.Targets))}})
+}
+
+// newLogger writes the operational log as logfmt lines. Under systemd
+// (JOURNAL_STREAM set) the journal stamps each line itself, so the time
+// attribute is left out.
+func newLogger(w io.Writer, level slog.Level, journal bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if journal {
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // notify sends state to systemd when it started us with a NOTIFY_SOCKET.
