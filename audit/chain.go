@@ -4,6 +4,7 @@
 package audit
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -45,6 +46,16 @@ type chain struct {
 	first    *Record // the first record accepted
 	pruned   *Record // the last audit.pruned record accepted
 	firstAt  position
+
+	// Signed checkpoints, checked when key is set.
+	key         ed25519.PublicKey
+	checkpoints int      // valid ones
+	lastCP      *Record  // the last valid one
+	sinceCP     int      // records accepted after it (or from the start)
+	badCP       *Record  // the first one whose signature fails
+	badCPAt     position //
+	anchor      *Record  // the checkpoint file's record, to find in the log
+	anchorFound *Record  // the record at anchor.Seq, if the chain has it
 }
 
 // feed takes the next line of the log.
@@ -94,6 +105,18 @@ func (c *chain) accept(r Record, at position) {
 	}
 	if r.Type == TypePruned {
 		c.pruned = &r
+	}
+	c.sinceCP++
+	if r.Type == TypeCheckpoint && c.key != nil {
+		switch {
+		case checkSig(r, c.key):
+			c.checkpoints, c.lastCP, c.sinceCP = c.checkpoints+1, &r, 0
+		case c.badCP == nil:
+			c.badCP, c.badCPAt = &r, at
+		}
+	}
+	if c.anchor != nil && r.Seq == c.anchor.Seq {
+		c.anchorFound = &r
 	}
 	c.tip, c.anchored = chainTip{Seq: r.Seq, Hash: r.Hash}, true
 	c.records++

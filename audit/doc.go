@@ -28,10 +28,17 @@
 // return success for a record that was not fsynced, or print a stored string to
 // a terminal without neutralising control characters (see WriteTable).
 //
-// Limits: the chain is unkeyed, so it proves integrity only relative to a hash
-// kept elsewhere; someone who can rewrite the whole file can recompute every
-// hash, and cutting whole records off the end leaves a valid shorter chain.
-// Ship the latest Hash off the host (or to a remote syslog) to anchor it.
-// Deleting the oldest rotated files also makes Verify report a break, because
-// the first record it reads is no longer seq 1.
+// The chain alone is unkeyed: someone who can rewrite the whole file can
+// recompute every hash, and cutting records off the end leaves a valid
+// shorter chain. With Options.Key the log signs it: audit.checkpoint records
+// carry an ed25519 signature of everything before them, and the latest is
+// copied to Options.CheckpointFile; VerifyWith checks the signatures and that
+// the log still holds that checkpoint. Records after the last checkpoint are
+// covered only by the chain. Retention (Options.RetainAge, RetainSize)
+// deletes the oldest rotated files with an audit.pruned record, which Verify
+// requires before it accepts a log that does not start at seq 1.
+//
+// Unauthenticated clients write through a Throttle (bounded bytes per
+// connection and per source, the rest counted in preauth.summary records).
+// The record format, every event type and its fields are in docs/audit.md.
 package audit

@@ -3,6 +3,7 @@
 package audit
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -55,6 +56,14 @@ type Options struct {
 	// (at most every 10 minutes), well before a full disk refuses logins.
 	// Zero never warns.
 	DiskWarn int64
+	// Key, if set, signs the chain: after every CheckpointEvery records
+	// (DefaultCheckpointEvery if 0) and on Checkpoint, an audit.checkpoint
+	// record with an ed25519 signature of everything before it is appended,
+	// and copied to CheckpointFile (if set), which Verify compares with the
+	// log to detect a cut tail. Keep the key apart from the log.
+	Key             ed25519.PrivateKey
+	CheckpointEvery int
+	CheckpointFile  string
 }
 
 // Log appends records to the audit log at one path. It is safe for
@@ -68,6 +77,8 @@ type Log struct {
 	mu   sync.Mutex // serializes appends within the process; guards below
 	lock *os.File   // sidecar lock file, flocked around each append; nil once closed
 	f    *os.File   // active file; reopened when another process rotated it
+	// dirty: records were appended since this Log's last checkpoint.
+	dirty bool
 }
 
 // chainTip is what the next record chains onto.
@@ -84,6 +95,9 @@ func Open(path string, opt Options) (*Log, error) {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.CheckpointEvery <= 0 {
+		opt.CheckpointEvery = DefaultCheckpointEvery
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
@@ -126,8 +140,11 @@ func (l *Log) openAndPrune() error {
 // of e is first bounded and made valid UTF-8 (see sanitize), so the record
 // always reads back; an over-long value is cut with a marker, never dropped.
 func (l *Log) Append(e Event) error {
-	if e.Type == "" {
+	switch e.Type {
+	case "":
 		return errors.New("audit: append: event has no type")
+	case TypeCheckpoint, TypeRecovered, TypePruned:
+		return fmt.Errorf("audit: append: %s records are written by the log itself", e.Type)
 	}
 	e = sanitize(e)
 	l.mu.Lock()
@@ -182,7 +199,8 @@ func (l *Log) appendLocked(e Event) error {
 	if err != nil {
 		return err
 	}
-	line := l.encode(e, tip)
+	r := l.record(e, tip)
+	line := encodeLine(r)
 	if l.opt.MaxSize > 0 && size > 0 && size+int64(len(line)) > l.opt.MaxSize {
 		if err := l.rotate(); err != nil {
 			return err
@@ -194,28 +212,34 @@ func (l *Log) appendLocked(e Event) error {
 			if size, tip, err = l.writeEvent(*pruned, size, tip); err != nil {
 				return err
 			}
-			line = l.encode(e, tip)
+			r = l.record(e, tip)
+			line = encodeLine(r)
 		}
 	}
 	if err := l.write(line, size); err != nil {
 		return err
 	}
+	l.dirty = true
+	if l.opt.Key != nil && r.Seq%uint64(l.opt.CheckpointEvery) == 0 {
+		if _, _, err := l.writeCheckpoint(size+int64(len(line)), chainTip{Seq: r.Seq, Hash: r.Hash}); err != nil {
+			return err
+		}
+	}
 	l.checkDisk()
 	return nil
 }
 
-// encode returns the stored line of e chained onto tip.
-func (l *Log) encode(e Event, tip chainTip) []byte {
+// record returns e chained onto tip.
+func (l *Log) record(e Event, tip chainTip) Record {
 	r := Record{Seq: tip.Seq + 1, V: Version, Time: l.opt.Now().UTC(), Prev: tip.Hash, Event: e}
 	r.Hash = hashOf(r)
-	return encodeLine(r)
+	return r
 }
 
 // writeEvent chains e (already sanitized) onto tip, writes it and returns
 // the new size and tip.
 func (l *Log) writeEvent(e Event, size int64, tip chainTip) (int64, chainTip, error) {
-	r := Record{Seq: tip.Seq + 1, V: Version, Time: l.opt.Now().UTC(), Prev: tip.Hash, Event: e}
-	r.Hash = hashOf(r)
+	r := l.record(e, tip)
 	line := encodeLine(r)
 	if err := l.write(line, size); err != nil {
 		return 0, chainTip{}, err

@@ -49,6 +49,9 @@ type Config struct {
 	// AuditSyslogSocket (journald reads /dev/log); the file stays the record.
 	AuditSyslog       bool          `koanf:"audit_syslog"`
 	AuditSyslogSocket string        `koanf:"audit_syslog_socket"`
+	AuditKey          string        `koanf:"audit_key"`
+	AuditCPFile       string        `koanf:"audit_checkpoint"`
+	AuditCPEvery      time.Duration `koanf:"audit_checkpoint_interval"`
 	LogLevel          string        `koanf:"log_level"`
 	Auth              Auth          `koanf:"auth"`
 	Argon2            Argon2        `koanf:"argon2"`
@@ -186,6 +189,9 @@ func Default() Config {
 		AuditKeepSize:     2 << 30,
 		AuditDiskWarn:     512 << 20,
 		AuditSyslogSocket: "/dev/log",
+		AuditKey:          "state/audit_ed25519",
+		AuditCPFile:       "state/audit.checkpoint",
+		AuditCPEvery:      time.Minute,
 		LogLevel:          "info",
 		ShutdownGrace:     30 * time.Second,
 		Auth: Auth{
@@ -266,6 +272,8 @@ func (c *Config) Paths() map[string]*string {
 		"audit_log":    &c.AuditLog,
 
 		"audit_syslog_socket": &c.AuditSyslogSocket,
+		"audit_key":           &c.AuditKey,
+		"audit_checkpoint":    &c.AuditCPFile,
 
 		"upstream.known_hosts": &c.Upstream.KnownHosts,
 		"ca.key":               &c.CA.Key,
@@ -448,6 +456,12 @@ func (c *Config) Validate() error {
 	}
 	if c.AuditDiskWarn < 0 {
 		return bad("audit_disk_warn", "must be >= 0 (0 = never warn)")
+	}
+	if c.AuditKey != "" && c.AuditCPFile == "" {
+		return bad("audit_checkpoint", "must be set when audit_key is")
+	}
+	if c.AuditCPEvery <= 0 {
+		return bad("audit_checkpoint_interval", "must be > 0")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -28,6 +28,8 @@ func TestLoadResolvesAgainstConfigDir(t *testing.T) {
 			"audit_log":    "/abs/audit.log",
 
 			"audit_syslog_socket": "/dev/log",
+			"audit_key":           filepath.Join(dir, "var", "audit_ed25519"),
+			"audit_checkpoint":    filepath.Join(dir, "var", "audit.checkpoint"),
 
 			"upstream.known_hosts": filepath.Join(dir, "var", "known_hosts"),
 			"ca.key":               filepath.Join(dir, "var", "user_ca_key"),

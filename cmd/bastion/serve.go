@@ -38,7 +38,11 @@ func serve(e *env) error {
 	}
 	defer st.Close()
 	logStateOpened(log, e, st)
-	alog, err := audit.Open(e.cfg.AuditLog, auditOptions(e.cfg, log.Warn))
+	aopt, err := serverAuditOptions(e.cfg, log.Warn)
+	if err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	alog, err := audit.Open(e.cfg.AuditLog, aopt)
 	if err != nil {
 		return fmt.Errorf("refusing to start: audit log: %w", err)
 	}
@@ -135,8 +139,13 @@ func serve(e *env) error {
 			notify(log, daemon.SdNotifyReady)
 		}
 	}()
+	waitCheckpoints := signCheckpoints(ctx, alog, e.cfg.AuditCPEvery, log)
 	err = srv.Serve(ctx, ln)
+	waitCheckpoints()
 	ops.auditor.Append(audit.Event{Type: "server.stop", Result: "ok"})
+	if cerr := alog.Checkpoint(); cerr != nil {
+		log.Error("audit checkpoint at shutdown failed", "err", cerr)
+	}
 	return err
 }
 
