@@ -124,3 +124,45 @@ func TestTOTPAtTheStartOfTime(t *testing.T) {
 		t.Fatalf("Step at -1s = %d, want -1 (floor)", s)
 	}
 }
+
+func TestRecoveryCodeCountLimit(t *testing.T) {
+	codes, err := NewRecoveryCodes(1000)
+	if err != nil || len(codes) != 1000 {
+		t.Fatalf("1000 codes: %d, %v", len(codes), err)
+	}
+	if _, err := NewRecoveryCodes(1001); err == nil {
+		t.Fatal("1001 codes accepted")
+	}
+	// Every letter of the alphabet turns up in 10,000 characters: the
+	// rejection sampling keeps the whole alphabet.
+	seen := map[rune]bool{}
+	for _, c := range codes {
+		for _, r := range strings.ReplaceAll(c, "-", "") {
+			seen[r] = true
+		}
+	}
+	if len(seen) != len(recoveryAlphabet) {
+		t.Fatalf("%d distinct characters in 1000 codes, want all %d of %q", len(seen), len(recoveryAlphabet), recoveryAlphabet)
+	}
+}
+
+// Answers and secrets at exactly their length bound are still read.
+func TestLengthBoundsInclusive(t *testing.T) {
+	code := "ABCDE-FGHJK" + strings.Repeat(" ", maxAnswerLen-11)
+	if got := NormalizeRecovery(code); got != "abcdefghjk" {
+		t.Errorf("NormalizeRecovery of %d bytes = %q", len(code), got)
+	}
+	if got := NormalizeRecovery(code + " "); got != "" {
+		t.Errorf("NormalizeRecovery of %d bytes = %q, want empty", len(code)+1, got)
+	}
+	if !LooksLikeRecovery(code, 6) || LooksLikeRecovery(code+" ", 6) {
+		t.Errorf("LooksLikeRecovery at %d/%d bytes: %v/%v", len(code), len(code)+1, LooksLikeRecovery(code, 6), LooksLikeRecovery(code+" ", 6))
+	}
+	secret := strings.Repeat("A", 1024)
+	if _, err := DecodeSecret(secret); err != nil {
+		t.Errorf("a 1024-character secret: %v", err)
+	}
+	if _, err := DecodeSecret(secret + "A"); err == nil {
+		t.Error("a 1025-character secret accepted")
+	}
+}
