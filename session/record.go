@@ -81,7 +81,7 @@ func (s *Service) session(ctx context.Context, r Request) (uint32, error) {
 	}
 	if pty != nil {
 		head.Width, head.Height = clampSize(pty.Cols, 80), clampSize(pty.Rows, 24)
-		head.Env = map[string]string{"TERM": truncate(pty.Term, 64)}
+		head.Env = map[string]string{"TERM": untrusted.Text(pty.Term, 64)}
 	}
 	rec, err := recording.Create(s.Recordings, RecordingName(sid), head, recording.Options{MaxSize: cfg.Recording.MaxSize, Now: s.Now})
 	recName := RecordingName(sid)
@@ -104,27 +104,27 @@ func (s *Service) session(ctx context.Context, r Request) (uint32, error) {
 	start := s.now()
 	p := &pump{svc: s, r: r, rec: rec, cfg: cfg.Recording, target: t, sid: sid}
 	status, reason := p.run(ctx, client, pty, cmd.Args)
-	close := map[string]string{"session_id": sid, "login": login, "duration": fmtDuration(s.now().Sub(start)),
+	closing := map[string]string{"session_id": sid, "login": login, "duration": fmtDuration(s.now().Sub(start)),
 		"reason": reason, "bytes_up": fmt.Sprint(p.up.Load()), "bytes_down": fmt.Sprint(p.down.Load())}
 	if status.signal != "" {
-		close["exit_signal"] = status.signal
+		closing["exit_signal"] = status.signal
 	} else if status.ok {
-		close["exit_status"] = fmt.Sprint(status.code)
+		closing["exit_status"] = fmt.Sprint(status.code)
 	}
 	if rec != nil {
 		if status.ok && status.signal == "" {
 			rec.Mark(fmt.Sprintf("exit-status %d", status.code))
 		}
 		sum, err := rec.Close()
-		close["recording"], close["recording_sha256"], close["recording_size"] = recName, sum.SHA256, fmt.Sprint(sum.Size)
+		closing["recording"], closing["recording_sha256"], closing["recording_size"] = recName, sum.SHA256, fmt.Sprint(sum.Size)
 		if sum.Capped {
-			close["recording_capped"] = "true"
+			closing["recording_capped"] = "true"
 		}
 		if err != nil {
-			close["recording_error"] = err.Error()
+			closing["recording_error"] = err.Error()
 		}
 	}
-	r.Audit(audit.Event{Type: "session.close", Result: "ok", Target: t.Name, Fields: close})
+	r.Audit(audit.Event{Type: "session.close", Result: "ok", Target: t.Name, Fields: closing})
 	if status.signal != "" {
 		r.Channel.SendRequest("exit-signal", false, ssh.Marshal(struct {
 			Signal     string
@@ -144,13 +144,6 @@ func clampSize(v uint32, def int) int {
 		return def
 	}
 	return int(v)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }
 
 // dial connects to t as login with a fresh key and a session certificate,

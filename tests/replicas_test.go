@@ -240,7 +240,7 @@ func TestStateCopyToPostgres(t *testing.T) {
 	mustContain(t, "forced copy", w.mustCLI("", "state", "copy", "--from", file, "--to", url, "--to-password-file", pass, "--force"), "copied 1 users")
 
 	w.usePostgres(t, pg, url)
-	mustContain(t, "state migrate", w.mustCLI("", "state", "migrate"), "(postgres): schema version 1 -> 1")
+	mustContain(t, "state migrate", w.mustCLI("", "state", "migrate"), "(postgres): schema version 2 -> 2")
 	w.start()
 	carol.answer(carol.password, used)
 	if out, err := carol.jump("pve1", "echo must-not-run"); err == nil {

@@ -99,6 +99,9 @@ func recordedWorld(t *testing.T) (*world, *caBackend) {
 		t.Fatalf("trust without confirmation: %v\n%s", err, out)
 	}
 	mustContain(t, "trust", w.mustCLI("", "target", "trust", "rec", "--fingerprint", fp), fp, "stored")
+	if recs := w.auditRecords("--type", "target.trust"); len(recs) != 1 || recs[0].Target != "rec" || recs[0].Fields["fingerprint"] != fp {
+		t.Fatalf("target.trust audit: %+v", recs)
+	}
 	w.start()
 	return w, b
 }
@@ -546,6 +549,26 @@ func TestRecordedSessions(t *testing.T) {
 		mustContain(t, "recording after kill -9", outputOf(evs), "before-42")
 		asciinemaCat(t, path, "")
 		mustContain(t, "audit verify", w.mustCLI("", "audit", "verify"), "intact")
+	})
+
+	t.Run("a recording that cannot be written refuses the session", func(t *testing.T) {
+		if w.bastion == nil {
+			w.start() // after the kill -9 above
+		}
+		// The server holds the directory open (os.Root); once it is gone no
+		// file can be created in it.
+		if err := os.RemoveAll(filepath.Join(w.dir, "state", "recordings")); err != nil {
+			t.Fatal(err)
+		}
+		alice.answerGood()
+		out, errOut, code := alice.sshSplit("", append(alice.bastionArgs(), "rec", "echo must-not-run")...)
+		if code == 0 || strings.Contains(out, "must-not-run") || !strings.Contains(errOut, "cannot be recorded") {
+			t.Fatalf("code %d stdout %q stderr %q", code, out, errOut)
+		}
+		recs := w.auditRecords("--type", "session.failed")
+		if len(recs) == 0 || !strings.Contains(recs[len(recs)-1].Fields["reason"], "recording") {
+			t.Fatalf("session.failed %+v", recs)
+		}
 	})
 }
 
