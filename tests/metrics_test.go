@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -246,4 +247,42 @@ func TestHealthzFollowsAuditLog(t *testing.T) {
 	if code, body := httpGet(t, base+"/healthz"); code != 200 {
 		t.Fatalf("/healthz after restoring the log: %d\n%s", code, body)
 	}
+}
+
+func TestHealthzDuringDrain(t *testing.T) {
+	w, base := metricsWorld(t)
+	dora := w.newClient("dora")
+	dora.add("--group", "ops")
+	dora.importTOTP()
+	dora.answerGood()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		dora.jump("pve1", "sleep 60")
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for scrape(t, base)["bastion_jumps_open{}"] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the jump did not open; log:\n%s", w.serverLog.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// SIGTERM: the SSH listener closes, the open jump drains, /healthz says so.
+	w.bastion.Process.Signal(syscall.SIGTERM)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		code, body := httpGet(t, base+"/healthz")
+		if code == 503 && strings.Contains(body, "listener: fail") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz while draining: %d\n%s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := scrape(t, base); s["bastion_jumps_open{}"] != 1 {
+		t.Errorf("the jump did not survive into the drain: %v", s["bastion_jumps_open{}"])
+	}
+	w.stop()
+	<-done
 }

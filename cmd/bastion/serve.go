@@ -115,7 +115,11 @@ func serve(e *env) error {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	ops.listening.Store(true)
-	if err := ops.serveMetrics(ctx, e.cfg, st, log); err != nil {
+	// The metrics listener outlives the SSH one: while open jumps drain
+	// after SIGTERM, /healthz answers 503 and a load balancer moves on.
+	metricsCtx, stopMetrics := context.WithCancel(context.Background())
+	defer stopMetrics()
+	if err := ops.serveMetrics(metricsCtx, e.cfg, st, log); err != nil {
 		return fmt.Errorf("refusing to start: metrics: %w", err)
 	}
 	log.Info("bastion listening", "addr", ln.Addr().String(), "config", e.cfgPath, "targets", len(e.cfg.Targets))
