@@ -62,11 +62,13 @@ bench: build
 # a package under 85% killed (efficacy) fails the target after all have run.
 # Results: bin/mutate/<pkg>.json and .log; scores and survivors in docs/testing.md.
 MUTATE_PKGS ?= oath limits kbdint upstream store audit gateway
+# Timeout per mutant, as a multiple of the coverage run; lower ones report slow mutants as timed out on a loaded machine.
+MUTATE_TIMEOUT ?= 20
 mutate:
 	@mkdir -p bin/mutate
 	@status=0; for p in $(MUTATE_PKGS); do \
 		echo "== gremlins ./$$p"; \
-		$(GO) tool gremlins unleash --workers 1 --timeout-coefficient 5 --threshold-efficacy 85 \
+		$(GO) tool gremlins unleash --workers 1 --timeout-coefficient $(MUTATE_TIMEOUT) --threshold-efficacy 85 \
 			-o bin/mutate/$$p.json ./$$p > bin/mutate/$$p.log 2>&1 || status=1; \
 		grep -E 'Killed:|Mutator coverage|Test efficacy' bin/mutate/$$p.log; \
 		grep -E 'LIVED' bin/mutate/$$p.log || true; \
