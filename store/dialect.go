@@ -109,7 +109,7 @@ func openSQLite(path string) (db *sql.DB, fresh bool, err error) {
 
 // openPostgres opens a bounded pool. The password comes from passwordFile,
 // or from pgx's own PGPASSWORD / PGPASSFILE (~/.pgpass): never from the URL.
-func openPostgres(rawURL, passwordFile string, maxConns int) (*sql.DB, error) {
+func openPostgres(rawURL, passwordFile string, maxConns int, tracer pgx.QueryTracer) (*sql.DB, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, errors.New("state: not a valid postgres:// URL")
@@ -131,6 +131,7 @@ func openPostgres(rawURL, passwordFile string, maxConns int) (*sql.DB, error) {
 		}
 		cfg.Password = strings.TrimRight(string(pw), "\r\n")
 	}
+	cfg.Tracer = tracer
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 5 * time.Second
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"bastion/oath"
 )
 
@@ -76,6 +78,9 @@ type Options struct {
 	MaxConns int
 	// QueryTimeout bounds every store operation; 0 means 5s.
 	QueryTimeout time.Duration
+	// Tracer, if set, sees every PostgreSQL statement (benchmarks count
+	// round trips with it). Ignored for SQLite.
+	Tracer pgx.QueryTracer
 }
 
 // lockedByHand is the locked_until value meaning "until an admin unlocks".
@@ -104,7 +109,7 @@ func OpenWith(ctx context.Context, o Options) (*Store, error) {
 		if maxConns <= 0 {
 			maxConns = 10
 		}
-		s.db, err = openPostgres(o.State, o.PasswordFile, maxConns)
+		s.db, err = openPostgres(o.State, o.PasswordFile, maxConns, o.Tracer)
 	} else {
 		s.d = sqliteDialect
 		s.db, fresh, err = openSQLite(o.State)
