@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -19,6 +20,7 @@ func TestPostgresOutageAndHang(t *testing.T) {
 	}
 	defer s.Close()
 	addUser(t, s, "alice")
+	goroutines := runtime.NumGoroutine()
 
 	burst := func(what string) {
 		t.Helper()
@@ -64,6 +66,18 @@ func TestPostgresOutageAndHang(t *testing.T) {
 	waitHealthy(t, s)
 	if err := s.SetPassword(ctx, "alice", "new"); err != nil {
 		t.Errorf("a write after the database came back: %v", err)
+	}
+	// Nothing leaked across the outage: connections within the pool bound,
+	// goroutines back to where they were (give the pool's closers a moment).
+	if n := s.db.Stats().OpenConnections; n > 3 {
+		t.Errorf("%d connections open after the outage, pool bound is 3", n)
+	}
+	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > goroutines+2; {
+		if time.Now().After(deadline) {
+			t.Errorf("goroutines: %d before the outage, %d after", goroutines, runtime.NumGoroutine())
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
