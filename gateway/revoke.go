@@ -28,6 +28,7 @@ import (
 	"bastion/audit"
 	"bastion/authkeys"
 	"bastion/store"
+	"bastion/untrusted"
 )
 
 // recheckTimeout bounds one store read of the revocation check.
@@ -112,21 +113,17 @@ func (c *conn) admitChannel(nch ssh.NewChannel) bool {
 		return true
 	}
 	var rev *revokedError
-	revoked := errors.As(err, &rev)
-	reason := "account check failed"
-	if revoked {
-		reason = rev.Error()
-	} else {
-		c.log.Error("revocation check failed; channel refused", "err", err)
-	}
-	c.srv.audit(c.event(audit.Event{Type: "channel.refused", Result: "fail",
-		Fields: map[string]string{"channel": nch.ChannelType(), "reason": reason}}))
-	if revoked {
-		nch.Reject(ssh.Prohibited, "bastion: "+reason)
+	e := audit.Event{Type: "channel.refused", Result: "fail", Fields: map[string]string{
+		"channel": untrusted.Text(nch.ChannelType(), 64), "reason": "account check failed: " + untrusted.Text(err.Error(), 256)}}
+	if errors.As(err, &rev) {
+		e.Fields["reason"] = rev.Error()
+		c.srv.audit(c.event(e)) // once: the connection ends
+		nch.Reject(ssh.Prohibited, "bastion: "+rev.Error())
 		c.revoke(rev)
-	} else {
-		nch.Reject(ssh.ResourceShortage, "bastion: your account cannot be checked right now; try again later")
+		return false
 	}
+	c.auditRefusal(e) // rate-limited per connection, like refused jumps
+	nch.Reject(ssh.ResourceShortage, "bastion: your account cannot be checked right now; try again later")
 	return false
 }
 

@@ -136,3 +136,32 @@ func TestRevocationEndsOpenConnection(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreDownRefusesChannelsKeepsConnection: when the state cannot be read,
+// new channels are refused (deny by default) but no connection is ended,
+// neither by the channel check nor by the periodic one.
+func TestStoreDownRefusesChannelsKeepsConnection(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.Session.RecheckInterval = time.Hour })
+	c, err := ts.login("alice", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	j := echoJump(t, c)
+	ts.store.Close()
+	if _, err := c.Dial("tcp", "pve1:22"); err == nil || !strings.Contains(err.Error(), "cannot be checked right now") {
+		t.Fatalf("jump with the state down: %v", err)
+	}
+	ts.srv.recheckAll(context.Background())
+	if _, _, err := c.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+		t.Fatalf("connection ended while the state was down: %v", err)
+	}
+	j.Write([]byte("pong"))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(j, buf); err != nil || string(buf) != "pong" {
+		t.Fatalf("open jump after the failed checks: %q %v", buf, err)
+	}
+	if evs := ts.audit.eventsOf("channel.refused"); len(evs) != 1 || !strings.HasPrefix(evs[0]["reason"], "account check failed") {
+		t.Errorf("channel.refused records: %v", evs)
+	}
+}
