@@ -110,3 +110,36 @@ func TestSlowEnrollmentNotCutByGrace(t *testing.T) {
 		t.Fatal("not enrolled")
 	}
 }
+
+// TestPendingUserNoPasswordOracle: for a pending user, holding the key, a
+// right and a wrong password lead to the same next prompt (the QR code), and
+// the wrong one is refused only after the code, counted as a failure.
+func TestPendingUserNoPasswordOracle(t *testing.T) {
+	ts := newTestServer(t, nil)
+	key := ts.addPending("penny")
+	next := map[string]string{}
+	for _, pw := range []string{"wrong password", password} {
+		var prompts []string
+		kbd := func(name, instr string, qs []string, echos []bool) ([]string, error) {
+			prompts = append(prompts, qs...)
+			if len(prompts) == 2 {
+				return nil, errors.New("leave at the second prompt")
+			}
+			return enrollingClient(pw, func() {}, func() error { return nil })(name, instr, qs, echos)
+		}
+		if _, err := ts.dial(dialOpts{user: "penny", signers: []ssh.Signer{key}, kbd: kbd}); err == nil {
+			t.Fatal("logged in while leaving")
+		}
+		if len(prompts) != 2 {
+			t.Fatalf("%q: prompts %q", pw, prompts)
+		}
+		next[pw] = reShownKey.ReplaceAllString(prompts[1], "KEY") // the secret is fresh each time
+		next[pw] = regexp.MustCompile(`(?s)\(Google Authenticator.*URI: \S+`).ReplaceAllString(next[pw], "QR")
+	}
+	if next["wrong password"] != next[password] || !strings.HasSuffix(next[password], enroll.PromptCodeFromApp) {
+		t.Fatalf("the prompt after the password differs:\nwrong: %q\nright: %q", next["wrong password"], next[password])
+	}
+	if u, _ := ts.store.User(context.Background(), "penny"); u.Failures != 1 {
+		t.Errorf("failures %d: the wrong password, left at the QR, must count once", u.Failures)
+	}
+}
