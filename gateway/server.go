@@ -82,6 +82,13 @@ type Server struct {
 	authed map[*conn]struct{}
 }
 
+// Phases of an unauthenticated connection, for eviction (limits.AdmitEvictable).
+const (
+	phasePending int32 = iota
+	phaseEvicted
+	phaseAuthenticated
+)
+
 // ErrShutdown is the cause given to connections closed at the end of the shutdown grace.
 var ErrShutdown = errors.New("server shutting down")
 
@@ -236,9 +243,15 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	log = log.With("client", src.String())
 	lim := s.limiter.Load()
 	// A full pool evicts the oldest connection of the biggest holder;
-	// evicted records why this one was closed.
-	var evicted atomic.Bool
-	release, err := lim.AdmitEvictable(src.Addr(), func() { evicted.Store(true); nc.Close() })
+	// The first of eviction and the end of authentication wins, so a
+	// connection that just authenticated is never closed as evicted.
+	var phase atomic.Int32 // phasePending, phaseEvicted or phaseAuthenticated
+	evicted := func() bool { return phase.Load() == phaseEvicted }
+	release, err := lim.AdmitEvictable(src.Addr(), func() {
+		if phase.CompareAndSwap(phasePending, phaseEvicted) {
+			nc.Close()
+		}
+	})
 	defer release()
 	if err != nil {
 		log.Debug("connection refused before authentication", "reason", err)
@@ -249,7 +262,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	out := coalesce.New(nc) // jumps batch their writes to the client through it
 	version, rc, err := peekVersion(out, cfg.SSH.ClientVersionWait, graceEnd)
 	if err != nil {
-		if evicted.Load() {
+		if evicted() {
 			lim.Failed(src.Addr())
 		}
 		log.Debug("connection closed before its identification line", "err", err)
@@ -259,14 +272,18 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 		preauth: s.throttle.Conn(src.Addr().String()),
 		extend:  func(d time.Duration) { nc.SetDeadline(time.Now().Add(d)) }, graceEnd: graceEnd}
 	sconn, chans, reqs, err := ssh.NewServerConn(rc, flow.serverConfig(ciphersFor(version, cfg.SSH)))
+	if err == nil && !phase.CompareAndSwap(phasePending, phaseAuthenticated) {
+		sconn.Close()
+		err = errors.New("evicted")
+	}
 	release()
 	if err != nil {
 		var penalty time.Duration
-		if flow.tried() || errors.Is(err, os.ErrDeadlineExceeded) || evicted.Load() {
+		if flow.tried() || errors.Is(err, os.ErrDeadlineExceeded) || evicted() {
 			penalty = lim.Failed(src.Addr()) // an eviction is an abandoned login, like the grace deadline
 		}
 		user, reason := flow.outcome(err)
-		if evicted.Load() {
+		if evicted() {
 			reason = "evicted: unauthenticated pool full"
 		}
 		log.Info("login failed", "user", user, "reason", reason)
