@@ -45,8 +45,8 @@ func (s *Service) cert(ctx context.Context, r Request) (uint32, error) {
 		return 0, err
 	}
 	validBefore := time.Unix(int64(cert.ValidBefore), 0).UTC()
-	if err := r.Audit(audit.Event{Type: "cert.issued", Result: "ok", Fields: map[string]string{
-		"serial": fmt.Sprint(cert.Serial), "key_id": cert.KeyId, "principals": strings.Join(principals, ","),
+	if err := r.Audit(audit.Event{Type: "cert.issued", Result: "ok", Num: map[string]int64{"serial": int64(cert.Serial)}, Fields: map[string]string{
+		"key_id": cert.KeyId, "principals": strings.Join(principals, ","),
 		"key_fp": ssh.FingerprintSHA256(r.Key), "valid_before": validBefore.Format(time.RFC3339),
 	}}); err != nil {
 		return 0, &userError{msg: "the audit log cannot be written, so no certificate is issued", detail: err}

@@ -93,9 +93,10 @@ func (s *Service) session(ctx context.Context, r Request) (uint32, error) {
 		}
 		rec, recName = nil, ""
 	}
-	open := map[string]string{"session_id": sid, "login": login, "dest": t.Address, "serial": fmt.Sprint(cert.Serial),
+	open := map[string]string{"session_id": sid, "login": login, "dest": t.Address,
 		"key_id": cert.KeyId, "recording": recName, "pty": fmt.Sprint(pty != nil), "command": untrusted.Text(cmd.Args, untrusted.MaxText)}
-	if err := r.Audit(audit.Event{Type: "session.open", Result: "ok", Target: t.Name, Fields: open}); err != nil {
+	if err := r.Audit(audit.Event{Type: "session.open", Result: "ok", Target: t.Name, Fields: open,
+		Num: map[string]int64{"serial": int64(cert.Serial)}}); err != nil {
 		if rec != nil {
 			rec.Close()
 		}
@@ -104,19 +105,19 @@ func (s *Service) session(ctx context.Context, r Request) (uint32, error) {
 	start := s.now()
 	p := &pump{svc: s, r: r, rec: rec, cfg: cfg.Recording, target: t, sid: sid}
 	status, reason := p.run(ctx, client, pty, cmd.Args)
-	closing := map[string]string{"session_id": sid, "login": login, "duration": fmtDuration(s.now().Sub(start)),
-		"reason": reason, "bytes_up": fmt.Sprint(p.up.Load()), "bytes_down": fmt.Sprint(p.down.Load())}
+	closing := map[string]string{"session_id": sid, "login": login, "reason": reason}
+	num := map[string]int64{"duration_ms": s.now().Sub(start).Milliseconds(), "bytes_up": p.up.Load(), "bytes_down": p.down.Load()}
 	if status.signal != "" {
 		closing["exit_signal"] = status.signal
 	} else if status.ok {
-		closing["exit_status"] = fmt.Sprint(status.code)
+		num["exit_status"] = int64(status.code)
 	}
 	if rec != nil {
 		if status.ok && status.signal == "" {
 			rec.Mark(fmt.Sprintf("exit-status %d", status.code))
 		}
 		sum, err := rec.Close()
-		closing["recording"], closing["recording_sha256"], closing["recording_size"] = recName, sum.SHA256, fmt.Sprint(sum.Size)
+		closing["recording"], closing["recording_sha256"], num["recording_size"] = recName, sum.SHA256, sum.Size
 		if sum.Capped {
 			closing["recording_capped"] = "true"
 		}
@@ -124,7 +125,7 @@ func (s *Service) session(ctx context.Context, r Request) (uint32, error) {
 			closing["recording_error"] = err.Error()
 		}
 	}
-	r.Audit(audit.Event{Type: "session.close", Result: "ok", Target: t.Name, Fields: closing})
+	r.Audit(audit.Event{Type: "session.close", Result: "ok", Target: t.Name, Fields: closing, Num: num})
 	if status.signal != "" {
 		r.Channel.SendRequest("exit-signal", false, ssh.Marshal(struct {
 			Signal     string

@@ -187,8 +187,6 @@ func lineEnds(s string, pty bool) string {
 	return string(out)
 }
 
-func fmtDuration(d time.Duration) string { return d.Round(time.Millisecond).String() }
-
 // OpenRecordings opens the recording directory, creating it (mode 0700).
 // A directory that group or others may enter is refused, as the state
 // files are.

@@ -43,8 +43,16 @@ func sessionIndex(recs []audit.Record) []*sessionInfo {
 			out = append(out, s)
 		case "session.close":
 			if s := byID[id]; s != nil {
-				s.Closed, s.Duration, s.SHA256, s.Size = true, r.Fields["duration"], r.Fields["recording_sha256"], r.Fields["recording_size"]
-				s.Exit = r.Fields["exit_status"]
+				s.Closed, s.SHA256 = true, r.Fields["recording_sha256"]
+				if ms, ok := r.Num["duration_ms"]; ok {
+					s.Duration = (time.Duration(ms) * time.Millisecond).String()
+				}
+				if n, ok := r.Num["recording_size"]; ok {
+					s.Size = fmt.Sprint(n)
+				}
+				if n, ok := r.Num["exit_status"]; ok {
+					s.Exit = fmt.Sprint(n)
+				}
 				if sig := r.Fields["exit_signal"]; sig != "" {
 					s.Exit = "SIG" + sig
 				}
