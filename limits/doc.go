@@ -26,11 +26,15 @@
 //
 //   - Memory is bounded: the penalty table holds at most
 //     Config.PenaltySources records (oldest failure evicted first, expired
-//     records removed lazily), and the per-source connection counts hold one
-//     entry per source with an admitted, unreleased connection.
-//   - A release function undoes its admission exactly once; further calls
-//     are no-ops, so counters never underflow.
-//   - Refusal checks are made in one place, Admit, under one mutex.
+//     records removed lazily), and the per-source connection lists hold one
+//     element per admitted, unreleased connection (so at most MaxStartups'
+//     full of them, exempt sources aside).
+//   - A release function undoes its admission exactly once, and not at all
+//     after an eviction did; further calls are no-ops, so counters never
+//     underflow.
+//   - Refusal and eviction decisions are made in one place, AdmitEvictable,
+//     under one mutex; an evict function is called once, after the mutex
+//     is released.
 //
 // The package never logs and never touches the network; callers own the
 // sockets, the deadlines and the audit trail.

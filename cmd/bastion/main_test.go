@@ -69,3 +69,16 @@ func TestLoggerUnderJournal(t *testing.T) {
 		}
 	}
 }
+
+func TestSSHConfigRefusesLineInjection(t *testing.T) {
+	for _, args := range [][]string{
+		{"alice", "--host", "h", "--multiplex", "--control-path", "/tmp/cm\n    ProxyCommand evil"},
+		{"alice", "--host", "h", "--multiplex", "--control-persist", "10m yes"},
+		{"alice", "--host", "h", "--multiplex", "--control-path", ""},
+	} {
+		err := sshConfig(&env{}, args)
+		if err == nil || !strings.Contains(err.Error(), "one word") {
+			t.Errorf("ssh-config %q: %v, want a refusal before anything is written", args, err)
+		}
+	}
+}
