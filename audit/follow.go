@@ -19,8 +19,8 @@ var pollInterval = 250 * time.Millisecond
 // Follow calls fn, in order, for every record with Seq >= from (0 and 1 both
 // mean from the start) that is in the log now or is appended later, polling
 // for new records and following rotation. It returns ctx.Err() when ctx is
-// done, or the first read or parse error. Follow does not check hashes; use
-// Verify for that.
+// done, or the first read error; it skips a complete line that does not
+// parse (a damaged stretch). Follow does not check hashes; use Verify.
 func Follow(ctx context.Context, path string, from uint64, fn func(Record)) error {
 	fw := &follower{path: path, next: max(from, 1), fn: fn}
 	defer fw.close()
@@ -115,20 +115,21 @@ func (fw *follower) resync() error {
 // the offset after the last one. A final line without its newline is being
 // written and is left for the next poll.
 func (fw *follower) consume(f *os.File, off int64) (int64, error) {
-	br := bufio.NewReader(io.NewSectionReader(f, off, 1<<62))
+	lr := &lineReader{br: bufio.NewReader(io.NewSectionReader(f, off, 1<<62))}
 	for {
-		line, err := readLine(br)
-		if errors.Is(err, io.EOF) || errors.Is(err, errTruncated) {
-			return off, nil
-		}
-		if err != nil {
+		line, _, err := lr.next()
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, errTruncated):
+			return off + lr.off - int64(len(line)), nil // a torn tail is read again next poll
+		case errors.Is(err, errLineTooLong):
+			continue // damaged; sealed by the writer, reported by Verify
+		case err != nil:
 			return off, fmt.Errorf("read %s: %w", f.Name(), err)
 		}
 		r, err := ParseRecord(line)
 		if err != nil {
-			return off, fmt.Errorf("%s at byte %d: %w", f.Name(), off, err)
+			continue // a damaged line: likewise
 		}
-		off += int64(len(line)) + 1
 		if r.Seq >= fw.next {
 			fw.fn(r)
 			fw.next = r.Seq + 1

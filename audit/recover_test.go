@@ -3,6 +3,8 @@
 package audit
 
 import (
+	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -100,6 +102,14 @@ func TestSealDamagedTail(t *testing.T) {
 			}
 			if r := recs[len(recs)-3]; r.Num["offset"] != d.Offset || r.Fields["file"] != "audit.log" {
 				t.Fatalf("audit.recovered fields %v %v", r.Fields, r.Num)
+			}
+
+			// `audit --follow` reads past the sealed stretch too.
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel() // one poll, then return
+			var last Record
+			if err := Follow(ctx, path, 0, func(r Record) { last = r }); !errors.Is(err, context.Canceled) || last.Type != "after.restart" {
+				t.Fatalf("Follow = %v, last record %s; want every record up to after.restart", err, last.Type)
 			}
 
 			// Editing the sealed bytes is itself detected.
