@@ -362,6 +362,22 @@ LR_USERS=$(( (128 + LR_CLIENTS - 1) / LR_CLIENTS * LR_CLIENTS ))
 	-argon2-memory-kib 1024 -argon2-time 1 -argon2-threads 1 >/dev/null
 "$LC" setup -state "$BASTION_DIR/state/bastion.db" -state-key "$BASTION_DIR/state/state.key" -otp-file "$GA" \
 	-pubkey "$T/id_ed25519.pub" -password "$BPASS" -prefix lr -n "$LR_USERS" -window "$WINDOW" >/dev/null
+# Optional third jump host for A/B figures (throughput and login rate only): a copy of this
+# bastion's state and config on another port, run as BENCH_COMPARE_BIN (default bin/bastion)
+# with BENCH_COMPARE_ENV (e.g. GOMAXPROCS=1), started only if one of the two is set.
+SERVERS=(anchor bastion)
+if [ -n "${BENCH_COMPARE_BIN:-}${BENCH_COMPARE_ENV:-}" ]; then
+	COMPARE_PORT=$(free_port)
+	cp -r "$BASTION_DIR" "$T/compare"
+	sed -i "s|$BASTION_DIR|$T/compare|g; s|127.0.0.1:$BASTION_PORT|127.0.0.1:$COMPARE_PORT|" "$T/compare/config.toml"
+	CG_COMPARE=$(cg_new compare)
+	cg_run "$CG_COMPARE" env ${BENCH_COMPARE_ENV:-} "${BENCH_COMPARE_BIN:-bin/bastion}" -c "$T/compare/config.toml" serve 2>>"$T/compare.log" &
+	COMPARE_PID=$!
+	PIDS+=("$COMPARE_PID")
+	wait_port "$COMPARE_PORT" "$COMPARE_PID"
+	SERVERS+=(compare)
+	log "compare: ${BENCH_COMPARE_BIN:-bin/bastion} ${BENCH_COMPARE_ENV:-} on 127.0.0.1:$COMPARE_PORT"
+fi
 # BENCH_BASTION_ENV (e.g. GOMAXPROCS=1): environment for this bastion only, to compare a runtime setting.
 cg_run "$CG_BASTION" env ${BENCH_BASTION_ENV:-} bin/bastion -c "$BCFG" serve 2>>"$T/bastion.log" &
 BASTION_PID=$!
@@ -372,6 +388,7 @@ log "bastion on 127.0.0.1:$BASTION_PORT"
 declare -A JUMP_PORT=([anchor]=$ANCHOR_PORT [bastion]=$BASTION_PORT)
 declare -A JUMP_PID=([anchor]=$ANCHOR_PID [bastion]=$BASTION_PID)
 declare -A JUMP_CG=([anchor]=$CG_ANCHOR [bastion]=$CG_BASTION)
+if [ -n "${COMPARE_PORT:-}" ]; then JUMP_PORT[compare]=$COMPARE_PORT; JUMP_PID[compare]=$COMPARE_PID; JUMP_CG[compare]=$CG_COMPARE; fi
 declare -A R # results: R[figure,server]
 DIRECT50=n/a
 AES_LINE="openssl speed -evp aes-128-gcm: not measured (figure not run)"
@@ -511,7 +528,7 @@ cipher_of() {
 }
 for mode in default gcm; do
 	if [ "$mode" = gcm ]; then SSH_CFG=$T/ssh_config_gcm; else SSH_CFG=$T/ssh_config; fi
-	for s in anchor bastion; do
+	for s in "${SERVERS[@]}"; do
 		R[cipher_$mode,$s]=$(cipher_of "$s" "$SSH_CFG")
 		: >"$T/thr_${mode}_mbs_$s"
 		: >"$T/thr_${mode}_cpu_$s"
@@ -519,9 +536,13 @@ for mode in default gcm; do
 	done
 	: >"$T/thr_${mode}_rmbs"
 	: >"$T/thr_${mode}_rcpu"
+	: >"$T/thr_${mode}_cmbs"
+	: >"$T/thr_${mode}_ccpu"
 	log "throughput ($mode ciphers: anchor ${R[cipher_$mode,anchor]}, bastion ${R[cipher_$mode,bastion]}): $THR_RUNS runs of $THR_SIZE each, interleaved"
 	for ((r = 0; r < THR_RUNS; r++)); do
-		if ((r % 2)); then order=(bastion anchor); else order=(anchor bastion); fi
+		n=${#SERVERS[@]}
+		order=()
+		for ((k = 0; k < n; k++)); do order+=("${SERVERS[(r + k) % n]}"); done # rotate who goes first
 		for s in "${order[@]}"; do
 			cg=${JUMP_CG[$s]}
 			base_n=$(cg_count "$cg")
@@ -545,8 +566,12 @@ for mode in default gcm; do
 		done
 		ratio "$run_mbs_bastion" "$run_mbs_anchor" >>"$T/thr_${mode}_rmbs"; echo >>"$T/thr_${mode}_rmbs"
 		ratio "$run_cpu_bastion" "$run_cpu_anchor" >>"$T/thr_${mode}_rcpu"; echo >>"$T/thr_${mode}_rcpu"
+		if [ -n "${COMPARE_PORT:-}" ]; then
+			ratio "$run_mbs_compare" "$run_mbs_anchor" >>"$T/thr_${mode}_cmbs"; echo >>"$T/thr_${mode}_cmbs"
+			ratio "$run_cpu_compare" "$run_cpu_anchor" >>"$T/thr_${mode}_ccpu"; echo >>"$T/thr_${mode}_ccpu"
+		fi
 	done
-	for s in anchor bastion; do
+	for s in "${SERVERS[@]}"; do
 		read -r "R[mbs_$mode,$s]" "R[mbsmin_$mode,$s]" "R[mbsmax_$mode,$s]" < <(stats "$T/thr_${mode}_mbs_$s")
 		read -r "R[cpu_$mode,$s]" "R[cpumin_$mode,$s]" "R[cpumax_$mode,$s]" < <(stats "$T/thr_${mode}_cpu_$s")
 		read -r "R[all_$mode,$s]" "_" "_" < <(stats "$T/thr_${mode}_all_$s")
@@ -554,6 +579,11 @@ for mode in default gcm; do
 	read -r "R[rmbs_$mode]" "R[rmbsmin_$mode]" "R[rmbsmax_$mode]" < <(stats "$T/thr_${mode}_rmbs")
 	read -r "R[rcpu_$mode]" "R[rcpumin_$mode]" "R[rcpumax_$mode]" < <(stats "$T/thr_${mode}_rcpu")
 	log "throughput $mode: bastion/anchor MB/s ${R[rmbs_$mode]} (${R[rmbsmin_$mode]}-${R[rmbsmax_$mode]}), CPU/GiB ${R[rcpu_$mode]} (${R[rcpumin_$mode]}-${R[rcpumax_$mode]})"
+	if [ -n "${COMPARE_PORT:-}" ]; then
+		read -r "R[cmbs_$mode]" "R[cmbsmin_$mode]" "R[cmbsmax_$mode]" < <(stats "$T/thr_${mode}_cmbs")
+		read -r "R[ccpu_$mode]" "R[ccpumin_$mode]" "R[ccpumax_$mode]" < <(stats "$T/thr_${mode}_ccpu")
+		log "throughput $mode: compare/anchor MB/s ${R[cmbs_$mode]} (${R[cmbsmin_$mode]}-${R[cmbsmax_$mode]}), CPU/GiB ${R[ccpu_$mode]} (${R[ccpumin_$mode]}-${R[ccpumax_$mode]})"
+	fi
 done
 SSH_CFG=$T/ssh_config
 # Reference: one AES-128-GCM pass over 1 GiB on this CPU (16 KiB blocks).
@@ -570,7 +600,7 @@ log "$AES_LINE"
 fi # throughput
 # --- 5. login rate ----------------------------------------------------------------
 if want logins; then
-for s in anchor bastion; do
+for s in "${SERVERS[@]}"; do
 	if [ "$s" = anchor ]; then who=(-prefix "$BUSER" -users 0 -reuse); else who=(-prefix lr -users "$LR_USERS"); fi
 	line=$("$LC" logins -addr "127.0.0.1:${JUMP_PORT[$s]}" "${who[@]}" -password "$BPASS" -identity "$T/id_ed25519" \
 		-otp-file "$GA" -window "$WINDOW" -clients "$LR_CLIENTS" -duration "${LR_SECONDS}s" 2>"$T/logins_$s.log") \
@@ -694,6 +724,17 @@ thr_rows() { # thr_rows MODE LABEL
 		"$(spread cpu "$m" bastion)" "$(spread cpu "$m" anchor)" "${R[rcpu_$m]}" "${R[rcpumin_$m]}" "${R[rcpumax_$m]}"
 }
 
+compare_raw() { # raw lines of the optional third jump host, each after a newline
+	[ -n "${COMPARE_PORT:-}" ] || return 0
+	local m
+	for m in default gcm; do
+		[ -n "${R[cmbs_$m]:-}" ] || continue
+		printf '\ncompare (%s %s) %s: compare/anchor MB/s %s (%s–%s), CPU/GiB %s (%s–%s)' "${BENCH_COMPARE_BIN:-bin/bastion}" "${BENCH_COMPARE_ENV:-}" \
+			"$m" "${R[cmbs_$m]}" "${R[cmbsmin_$m]}" "${R[cmbsmax_$m]}" "${R[ccpu_$m]}" "${R[ccpumin_$m]}" "${R[ccpumax_$m]}"
+	done
+	[ -z "${R[lrline,compare]:-}" ] || printf '\nlogins compare: %s' "${R[lrline,compare]}"
+}
+
 mkdir -p "$(dirname "$OUT")"
 {
 	cat <<EOF
@@ -745,12 +786,12 @@ Raw lines:
 \`\`\`
 latency ms anchor:  $(tr '\n' ' ' <"$T/lat_anchor")
 latency ms bastion: $(tr '\n' ' ' <"$T/lat_bastion")
-$(for m in default gcm; do for s in anchor bastion; do [ -f "$T/thr_${m}_mbs_$s" ] || continue
+$(for m in default gcm; do for s in "${SERVERS[@]}"; do [ -f "$T/thr_${m}_mbs_$s" ] || continue
 	printf 'throughput %-7s %-7s MB/s: %s; CPU s/GiB data path: %s; with login and teardown: %s\n' "$m" "$s" \
 		"$(tr '\n' ' ' <"$T/thr_${m}_mbs_$s")" "$(tr '\n' ' ' <"$T/thr_${m}_cpu_$s")" "$(tr '\n' ' ' <"$T/thr_${m}_all_$s")"; done; done)
 memory anchor:  ${R[memstatus,anchor]:-}
 memory bastion: ${R[memstatus,bastion]:-}
-storm bastion:  ${R[stormline,bastion]:-}
+storm bastion:  ${R[stormline,bastion]:-}$(compare_raw)
 logins anchor:  ${R[lrline,anchor]:-}
 logins bastion: ${R[lrline,bastion]:-}
 scale bastion:  ${R[scaleline,bastion]:-}
