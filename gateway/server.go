@@ -242,7 +242,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	}
 	log = log.With("client", src.String())
 	lim := s.limiter.Load()
-	// A full pool evicts the oldest connection of the biggest holder;
+	// A full pool evicts the oldest connection of the biggest holder.
 	// The first of eviction and the end of authentication wins, so a
 	// connection that just authenticated is never closed as evicted.
 	var phase atomic.Int32 // phasePending, phaseEvicted or phaseAuthenticated
