@@ -39,6 +39,9 @@ func TestLockedWhileTypingTheCode(t *testing.T) {
 		if !errors.Is(err, kbdint.ErrLocked) {
 			t.Fatalf("%d-byte answer after an admin lock: %v, want ErrLocked", len(code), err)
 		}
+		if !slices.ContainsFunc(r.notes, func(n string) bool { return strings.Contains(n, "Contact an administrator") }) {
+			t.Fatalf("%d-byte answer after an admin lock: told %q, want the locked message", len(code), r.notes)
+		}
 	}
 }
 
