@@ -43,6 +43,10 @@ func TestCopyFlushesBeforeWaiting(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("copy: %v", err)
 	}
+	deadline := time.Now().Add(30 * time.Second) // other tests' connections may still be closing
+	for coalesce.InUse() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if n := coalesce.InUse(); n != 0 {
 		t.Fatalf("%d coalescing buffers held after the copy ended", n)
 	}
