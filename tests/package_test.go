@@ -210,6 +210,11 @@ func TestDebInstall(t *testing.T) {
 	ga := filepath.Join(shared, "ga")
 	os.WriteFile(ga, []byte(pk.secret+"\n\" WINDOW_SIZE 17\n\" DISALLOW_REUSE\n\" TOTP_AUTH\n"), 0o644)
 	asBastion("", "user", "import-otp", "pkg", ga)
+	// root is refused where the state belongs to bastion (its files would lock the service out).
+	if out, err := exec.Command("/usr/bin/bastion", "-c", cfgPath, "user", "list").CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), "/var/lib/bastion belongs to user bastion") {
+		t.Errorf("root ran a state verb on the bastion user's state: %v\n%s", err, out)
+	}
 
 	w.serverLog = &logBuffer{}
 	srv := exec.Command("setpriv", "--reuid=bastion", "--regid=bastion", "--init-groups", "--", "/usr/bin/bastion", "-c", cfgPath, "serve")

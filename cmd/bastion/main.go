@@ -120,6 +120,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
+	if rest[0] != "config" {
+		if err := ownerCheck(cfg, os.Geteuid()); err != nil {
+			return err
+		}
+	}
 	e := &env{cfgPath: path, cfg: cfg, stdin: stdin, stdout: stdout, stderr: stderr}
 	switch rest[0] {
 	case "serve":

@@ -3,9 +3,13 @@ package main
 import (
 	"flag"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"bastion/config"
 )
 
 func TestTakeConfigFlag(t *testing.T) {
@@ -80,5 +84,29 @@ func TestSSHConfigRefusesLineInjection(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "one word") {
 			t.Errorf("ssh-config %q: %v, want a refusal before anything is written", args, err)
 		}
+	}
+}
+
+func TestOwnerCheck(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.State = filepath.Join(dir, "state", "bastion.db")
+	if err := ownerCheck(&cfg, 0); err != nil {
+		t.Fatalf("no state dir yet: %v", err)
+	}
+	os.Mkdir(filepath.Dir(cfg.State), 0o700)
+	if err := ownerCheck(&cfg, 0); err != nil {
+		t.Fatalf("root-owned state dir: %v", err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	os.Chown(filepath.Dir(cfg.State), 65534, 65534)
+	err := ownerCheck(&cfg, 0)
+	if err == nil || !strings.Contains(err.Error(), "run this as that user") {
+		t.Fatalf("root on a state dir of uid 65534: %v", err)
+	}
+	if err := ownerCheck(&cfg, 65534); err != nil {
+		t.Fatalf("as the owner: %v", err)
 	}
 }
