@@ -104,7 +104,8 @@ var (
 	idleMu   sync.Mutex
 	inFlight int // hashes waiting or running
 	freeT    *time.Timer
-	freeOS   = debug.FreeOSMemory // replaced by tests
+	freeOS   = debug.FreeOSMemory // replaced by tests (under idleMu)
+	freeWait = FreeAfter          // shortened by tests (under idleMu)
 	hashHook func(start bool)     // tests: called around each hash
 )
 
@@ -131,18 +132,18 @@ func done() {
 		return
 	}
 	if freeT == nil {
-		freeT = time.AfterFunc(FreeAfter, freeIfIdle)
+		freeT = time.AfterFunc(freeWait, freeIfIdle)
 		return
 	}
-	freeT.Reset(FreeAfter)
+	freeT.Reset(freeWait)
 }
 
 func freeIfIdle() {
 	idleMu.Lock()
-	idle := inFlight == 0
+	idle, free := inFlight == 0, freeOS
 	idleMu.Unlock()
 	if idle {
-		freeOS()
+		free()
 	}
 }
 
