@@ -54,3 +54,15 @@ func TestVerifyRefusesAForgedStart(t *testing.T) {
 		})
 	}
 }
+
+// ReadAll refuses a line that is not a record (nothing seals it).
+func TestReadAllRefusesAnUnsealedBadLine(t *testing.T) {
+	l, path := openLog(t, Options{})
+	appendN(t, l, 2)
+	l.Close()
+	lines := readLines(t, path)
+	writeLines(t, path, []string{lines[0], "not a record\n", lines[1]})
+	if recs, err := ReadAll(path); err == nil {
+		t.Fatalf("ReadAll read %d records from a log with a bad line, no error", len(recs))
+	}
+}
