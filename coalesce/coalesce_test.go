@@ -202,8 +202,10 @@ func TestHoldBatchesWrites(t *testing.T) {
 	}
 	// On a TCP socket a flush is one writev of the buffer and the write that
 	// did not fit (so one system call per two packets); through this
-	// counting wrapper net.Buffers falls back to one Write per part.
-	if cc.writes > packets {
+	// counting wrapper net.Buffers falls back to one Write per part. Where
+	// the buffer boundaries fall can add a write or two (65 was seen under
+	// load), so allow a quarter more: unbatched is twice as many.
+	if cc.writes > packets*5/4 {
 		t.Fatalf("%d socket writes for %d packets (%d writes unbatched)", cc.writes, packets, 2*packets)
 	}
 	if n := InUse(); n != 0 {
