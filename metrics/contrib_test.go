@@ -17,6 +17,7 @@ func TestContribNamesExistingMetrics(t *testing.T) {
 	m := New("v", "c")
 	m.WatchJumps(func() int { return 0 })
 	m.WatchAudit(func() audit.Stats { return audit.Stats{} })
+	m.WatchSyslog(func() uint64 { return 0 })
 	// Vectors appear only once a series exists: touch one of each.
 	m.logins.WithLabelValues("success", "none")
 	m.enrollments.WithLabelValues("confirmed")
