@@ -53,6 +53,7 @@ type Throttle struct {
 	mu      sync.Mutex
 	sources map[string]*bucket // remaining bytes per source; bounded
 	counts  map[string]int     // class -> count since the last summary
+	totals  map[string]uint64  // class -> count since start, for metrics
 	perSrc  map[string]int     // source -> count since the last summary (bounded)
 	since   time.Time
 }
@@ -80,7 +81,7 @@ func NewThrottle(sink func(Event) error, opt ThrottleOptions) *Throttle {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Throttle{sink: sink, opt: opt, sources: map[string]*bucket{}, counts: map[string]int{},
+	return &Throttle{sink: sink, opt: opt, sources: map[string]*bucket{}, counts: map[string]int{}, totals: map[string]uint64{},
 		perSrc: map[string]int{}, since: opt.Now()}
 }
 
@@ -99,14 +100,27 @@ func (t *Throttle) Count(source, class string) {
 }
 
 func (t *Throttle) countLocked(source, class string) {
-	if _, ok := t.counts[class]; ok || len(t.counts) < maxSummaryClasses {
-		t.counts[class]++
+	if _, ok := t.counts[class]; !ok && len(t.counts) >= maxSummaryClasses {
+		class = "other"
+	}
+	t.counts[class]++
+	if _, ok := t.totals[class]; ok || len(t.totals) < maxSummaryClasses {
+		t.totals[class]++
 	} else {
-		t.counts["other"]++
+		t.totals["other"]++
 	}
 	if _, ok := t.perSrc[source]; ok || len(t.perSrc) < maxThrottleSources {
 		t.perSrc[source]++
 	}
+}
+
+// Totals returns how often each class was counted since the Throttle was
+// made (classes as in preauth.summary, at most 24 and "other"): what a
+// metric such as bastion_preauth_refused_total{class} reads.
+func (t *Throttle) Totals() map[string]uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.totals)
 }
 
 // take charges n bytes to source; false when its budget is spent.

@@ -63,6 +63,9 @@ func TestThrottleBoundsPerConnAndPerSource(t *testing.T) {
 		sum.Num["refused_user_name"] != 1 || sum.Fields["top_source"] != "192.0.2.7" || sum.Num["sources"] != 1 {
 		t.Fatalf("summary after %d written: %+v", written, sum)
 	}
+	if tot := th.Totals(); tot["refused_user_name"] != 1 || tot["suppressed_conn.denied"] != uint64(200-written) {
+		t.Fatalf("Totals() = %v", tot)
+	}
 	if th.Flush(); len(sink.events) != written+2 {
 		t.Fatal("an empty summary was written")
 	}

@@ -415,5 +415,9 @@ func rejectGlobalRequests(reqs <-chan *ssh.Request) {
 	}
 }
 
+// PreauthTotals counts, per class, what unauthenticated clients did that got
+// no audit record of its own (see audit.Throttle.Totals), for metrics.
+func (s *Server) PreauthTotals() map[string]uint64 { return s.throttle.Totals() }
+
 // Config returns the config in force.
 func (s *Server) Config() *config.Config { return s.cfg() }
