@@ -64,6 +64,12 @@ type Options struct {
 	Key             ed25519.PrivateKey
 	CheckpointEvery int
 	CheckpointFile  string
+	// Mirror, if set, is called with every record (and its stored line,
+	// newline included) right after it is durably written, holding the
+	// log's lock, so calls come in seq order. An error undoes the line
+	// (the file is cut back and fsynced) and fails the append: a copy
+	// that cannot be written fails closed like the file itself.
+	Mirror func(r Record, line []byte) error
 }
 
 // Log appends records to the audit log at one path. It is safe for
@@ -259,6 +265,9 @@ func (l *Log) write(line []byte, size int64) error {
 	if err := syncFile(l.f); err != nil {
 		return fmt.Errorf("fsync: %w", err)
 	}
+	if err := l.mirror(line, size); err != nil {
+		return err
+	}
 	l.stats.appends.Add(1)
 	l.stats.bytes.Add(uint64(len(line)))
 	return nil
@@ -360,4 +369,25 @@ func (l *Log) rotate() error {
 	l.f.Close()
 	l.f = nil
 	return l.openActive() // also fsyncs the directory, making the rename durable
+}
+
+// mirror hands line (a record, not the lone newline that ends a torn line)
+// to Options.Mirror; on failure it cuts line off the file again.
+func (l *Log) mirror(line []byte, size int64) error {
+	if l.opt.Mirror == nil || len(line) <= 1 {
+		return nil
+	}
+	r, err := ParseRecord(line)
+	if err == nil {
+		err = l.opt.Mirror(r, line)
+	}
+	if err == nil {
+		return nil
+	}
+	if terr := l.f.Truncate(size); terr != nil {
+		err = errors.Join(err, fmt.Errorf("truncate after failed mirror: %w", terr))
+	} else if serr := syncFile(l.f); serr != nil {
+		err = errors.Join(err, fmt.Errorf("fsync after failed mirror: %w", serr))
+	}
+	return fmt.Errorf("mirror: %w", err)
 }

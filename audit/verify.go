@@ -30,8 +30,10 @@ type VerifyResult struct {
 	BreakSeq uint64
 	// Reason says what is wrong at the break.
 	Reason string
-	// LastSeq is the seq of the last record of the chain.
-	LastSeq uint64
+	// LastSeq is the seq of the last record of the chain; FirstSeq (set by
+	// VerifyLines only) the seq of its first.
+	LastSeq  uint64
+	FirstSeq uint64
 	// Keyed is true when a public key was given. Checkpoints counts the
 	// validly signed checkpoints; SignedThrough is the seq of the last one
 	// (it signs every record before it) and SignedAt its time; Unsigned

@@ -39,12 +39,15 @@ type Config struct {
 	StatePasswordFile string        `koanf:"state_password_file"`
 	StateMaxConns     int           `koanf:"state_max_conns"`
 	StateQueryTimeout time.Duration `koanf:"state_query_timeout"`
-	AuditLog          string        `koanf:"audit_log"`
-	AuditOnFailure    string        `koanf:"audit_on_failure"`
-	AuditMaxSize      int64         `koanf:"audit_max_size"`
-	AuditKeepAge      time.Duration `koanf:"audit_retain_age"`
-	AuditKeepSize     int64         `koanf:"audit_retain_size"`
-	AuditDiskWarn     int64         `koanf:"audit_disk_warn"`
+	// ReplicaID names this bastion's audit chain in a shared PostgreSQL
+	// state; empty: the host name (see ReplicaName).
+	ReplicaID      string        `koanf:"replica_id"`
+	AuditLog       string        `koanf:"audit_log"`
+	AuditOnFailure string        `koanf:"audit_on_failure"`
+	AuditMaxSize   int64         `koanf:"audit_max_size"`
+	AuditKeepAge   time.Duration `koanf:"audit_retain_age"`
+	AuditKeepSize  int64         `koanf:"audit_retain_size"`
+	AuditDiskWarn  int64         `koanf:"audit_disk_warn"`
 	// AuditSyslog also copies every audit event to the local syslog socket
 	// AuditSyslogSocket (journald reads /dev/log); the file stays the record.
 	AuditSyslog       bool          `koanf:"audit_syslog"`
@@ -433,6 +436,11 @@ func (c *Config) Validate() error {
 	}
 	if c.StateQueryTimeout <= 0 {
 		return bad("state_query_timeout", "must be > 0")
+	}
+	if c.ReplicaID != "" {
+		if err := checkReplicaID(c.ReplicaID); err != nil {
+			return bad("replica_id", "%v", err)
+		}
 	}
 	if l := c.Metrics.Listen; l != "" {
 		if _, _, err := net.SplitHostPort(l); err != nil {

@@ -18,39 +18,21 @@ import (
 )
 
 func auditCmd(e *env, args []string) error {
+	local, args := takeLocal(args)
+	if e.cfg.StateIsURL() && !local {
+		return auditSharedCmd(e, args)
+	}
 	if _, err := os.Stat(e.cfg.AuditLog); errors.Is(err, fs.ErrNotExist) {
 		return &exitError{code: 1, msg: fmt.Sprintf("no audit log at %s yet: `bastion serve` and admin commands create it", e.cfg.AuditLog)}
 	}
 	if len(args) > 0 && args[0] == "verify" {
 		return auditVerify(e, args[1:])
 	}
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	var f audit.Filter
-	var since, until string
-	var asJSON, follow bool
-	fs.StringVar(&f.User, "user", "", "only this user")
-	fs.StringVar(&f.Target, "target", "", "only this target")
-	fs.StringVar(&f.Source, "source", "", "only this source ip or ip:port")
-	fs.StringVar(&f.Type, "type", "", "only this event type or category (auth, jump, ...)")
-	fs.StringVar(&since, "since", "", "from this time: a duration ago (24h) or RFC 3339")
-	fs.StringVar(&until, "until", "", "before this time: a duration ago or RFC 3339")
-	fs.BoolVar(&f.FailedOnly, "failed", false, "only failures")
-	fs.BoolVar(&asJSON, "json", false, "print raw JSON records")
-	fs.BoolVar(&follow, "follow", false, "keep printing new records")
-	pos, err := parseInterleaved(fs, args)
+	q, err := parseAuditQuery(args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return &exitError{code: 2, msg: fmt.Sprintf("audit: unexpected %q", pos[0])}
-	}
-	now := time.Now()
-	if f.Since, err = parseWhen(since, now); err != nil {
-		return &exitError{code: 2, msg: "--since: " + err.Error()}
-	}
-	if f.Until, err = parseWhen(until, now); err != nil {
-		return &exitError{code: 2, msg: "--until: " + err.Error()}
-	}
+	f, asJSON, follow := q.filter, q.asJSON, q.follow
 	recs, err := audit.ReadAll(e.cfg.AuditLog)
 	if err != nil {
 		return err
@@ -88,6 +70,43 @@ func auditCmd(e *env, args []string) error {
 			print([]audit.Record{r})
 		}
 	})
+}
+
+// auditQuery is what `bastion audit` was asked to show.
+type auditQuery struct {
+	filter         audit.Filter
+	asJSON, follow bool
+}
+
+func parseAuditQuery(args []string) (auditQuery, error) {
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	var q auditQuery
+	f := &q.filter
+	var since, until string
+	fs.StringVar(&f.User, "user", "", "only this user")
+	fs.StringVar(&f.Target, "target", "", "only this target")
+	fs.StringVar(&f.Source, "source", "", "only this source ip or ip:port")
+	fs.StringVar(&f.Type, "type", "", "only this event type or category (auth, jump, ...)")
+	fs.StringVar(&since, "since", "", "from this time: a duration ago (24h) or RFC 3339")
+	fs.StringVar(&until, "until", "", "before this time: a duration ago or RFC 3339")
+	fs.BoolVar(&f.FailedOnly, "failed", false, "only failures")
+	fs.BoolVar(&q.asJSON, "json", false, "print raw JSON records")
+	fs.BoolVar(&q.follow, "follow", false, "keep printing new records")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return q, err
+	}
+	if len(pos) > 0 {
+		return q, &exitError{code: 2, msg: fmt.Sprintf("audit: unexpected %q", pos[0])}
+	}
+	now := time.Now()
+	if f.Since, err = parseWhen(since, now); err != nil {
+		return q, &exitError{code: 2, msg: "--since: " + err.Error()}
+	}
+	if f.Until, err = parseWhen(until, now); err != nil {
+		return q, &exitError{code: 2, msg: "--until: " + err.Error()}
+	}
+	return q, nil
 }
 
 func parseWhen(s string, now time.Time) (time.Time, error) {

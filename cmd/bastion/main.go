@@ -38,9 +38,10 @@ const usage = `usage: bastion [-c FILE] VERB ...
   ssh-config NAME --host HOST [--port N] [--alias NAME]
                                 print ~/.ssh/config entries for NAME
   audit [--user U] [--target T] [--source S] [--type T] [--since D] [--until D]
-        [--failed] [--json] [--follow]
-                                review the audit log
-  audit verify                  check the audit log's hash chain
+        [--failed] [--json] [--follow] [--local]
+                                review the audit log (PostgreSQL state: every
+                                replica's, merged; --local: this host's file)
+  audit verify [--local]        check the audit log's hash chain (every replica's)
   sessions [--user U] [--target T] [--since D] [--grep TEXT]
                                 list recorded sessions
   replay ID [--speed N] [--idle-limit D] [--follow] [--text]

@@ -42,6 +42,9 @@ func serve(e *env) error {
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
+	if aopt.Mirror, err = auditMirror(e.cfg, st); err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
 	alog, err := audit.Open(e.cfg.AuditLog, aopt)
 	if err != nil {
 		return fmt.Errorf("refusing to start: audit log: %w", err)

@@ -10,17 +10,20 @@ import (
 	"os"
 	"time"
 
+	"bastion/config"
 	"bastion/store"
 )
 
 // openStore opens the configured state (file or PostgreSQL) and migrates it.
-func openStore(e *env) (*store.Store, error) {
+func openStore(e *env) (*store.Store, error) { return openStoreConfig(e.cfg) }
+
+func openStoreConfig(c *config.Config) (*store.Store, error) {
 	return store.OpenWith(context.Background(), store.Options{
-		State:        e.cfg.State,
-		Key:          e.cfg.StateKey,
-		PasswordFile: e.cfg.StatePasswordFile,
-		MaxConns:     e.cfg.StateMaxConns,
-		QueryTimeout: e.cfg.StateQueryTimeout,
+		State:        c.State,
+		Key:          c.StateKey,
+		PasswordFile: c.StatePasswordFile,
+		MaxConns:     c.StateMaxConns,
+		QueryTimeout: c.StateQueryTimeout,
 	})
 }
 

@@ -5,12 +5,26 @@ import (
 	"bastion/audit"
 	"bastion/auditsyslog"
 	"bastion/config"
+	"bastion/store"
 )
 
 // appendCLI records one CLI event in the audit log and, with audit_syslog
 // on, copies it to syslog (waiting at most about a second for that).
 func appendCLI(c *config.Config, ev audit.Event) error {
-	alog, err := audit.Open(c.AuditLog, auditOptions(c, nil))
+	opt := auditOptions(c, nil)
+	var err error
+	if c.StateIsURL() {
+		// Shared state: the record joins this host's chain in the database too.
+		var st *store.Store
+		if st, err = openStoreConfig(c); err == nil {
+			defer st.Close()
+			opt.Mirror, err = auditMirror(c, st)
+		}
+	}
+	var alog *audit.Log
+	if err == nil {
+		alog, err = audit.Open(c.AuditLog, opt)
+	}
 	if err == nil {
 		err = alog.Append(ev)
 		alog.Close()
