@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test -run=NONE -fuzz=FuzzNormalizeCode -fuzztime=$(FUZZTIME) ./oath/
 	$(GO) test -run=NONE -fuzz=FuzzParseRecord -fuzztime=$(FUZZTIME) ./audit/
 	$(GO) test -run=NONE -fuzz=FuzzAppendRoundTrip -fuzztime=$(FUZZTIME) ./audit/
+	$(GO) test -run=NONE -fuzz=FuzzVerifyLines -fuzztime=$(FUZZTIME) ./audit/
 	$(GO) test -run=NONE -fuzz=FuzzText -fuzztime=$(FUZZTIME) ./untrusted/
 	$(GO) test -run=NONE -fuzz=FuzzReadProxyHeader -fuzztime=$(FUZZTIME) ./limits/
 	$(GO) test -run=NONE -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./config/
