@@ -36,10 +36,39 @@ func WriteReplicaTable(w io.Writer, recs []ReplicaRecord) error {
 // stretches cannot be sealed here: the first one is the break, and
 // BreakLine is its index in lines, 1-based.
 func VerifyLines(name string, lines [][]byte, key ed25519.PublicKey) VerifyResult {
-	c := &chain{tip: chainTip{Hash: zeroHash}, key: key}
-	for i, line := range lines {
-		c.feed(position{file: name, line: i + 1}, line, nil)
+	v := NewChainVerifier(name, key)
+	for _, line := range lines {
+		v.Feed(line)
 	}
+	return v.Result()
+}
+
+// ChainVerifier is VerifyLines one line at a time, for chains too long to
+// hold in memory.
+type ChainVerifier struct {
+	name string
+	key  ed25519.PublicKey
+	c    *chain
+	n    int
+}
+
+// NewChainVerifier starts checking the chain name (see VerifyLines).
+func NewChainVerifier(name string, key ed25519.PublicKey) *ChainVerifier {
+	return &ChainVerifier{name: name, key: key, c: &chain{tip: chainTip{Hash: zeroHash}, key: key}}
+}
+
+// Feed takes the chain's next line.
+func (v *ChainVerifier) Feed(line []byte) {
+	v.n++
+	v.c.feed(position{file: v.name, line: v.n}, line, nil)
+}
+
+// Broken reports whether a break was found already.
+func (v *ChainVerifier) Broken() bool { return v.c.open != nil || v.c.badCP != nil }
+
+// Result reports on the lines fed so far.
+func (v *ChainVerifier) Result() VerifyResult {
+	c, name, key := v.c, v.name, v.key
 	res := VerifyResult{Records: c.records, OK: true, Keyed: key != nil,
 		Checkpoints: c.checkpoints, Unsigned: c.sinceCP, LastSeq: c.tip.Seq}
 	if c.first != nil {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 )
@@ -18,12 +19,13 @@ import (
 type AuditRow struct {
 	Replica string
 	Seq     uint64
+	At      int64  // the record's time, Unix nanoseconds
 	Line    []byte // the record's line, newline excluded
 }
 
-// maxAuditRows bounds what one read returns, so a huge table cannot
-// exhaust memory; readers page on with AuditAfter.
-const maxAuditRows = 100_000
+// AuditPageSize is how many rows one read returns at most: readers page
+// on. Tests shrink it.
+var AuditPageSize = 5000
 
 // AppendAudit stores the record seq of replica (its stored line, written at
 // at). A seq the replica already has is refused: two hosts configured with
@@ -40,43 +42,34 @@ func (s *Store) AppendAudit(ctx context.Context, replica string, seq uint64, at 
 	return err
 }
 
-// AuditRecords returns every replica's records merged in time order (ties
-// by replica, then seq).
-func (s *Store) AuditRecords(ctx context.Context) ([]AuditRow, error) {
-	return s.auditQuery(ctx, `SELECT replica, seq, line FROM audit_records ORDER BY at_ns, replica, seq LIMIT ?`, maxAuditRows+1)
-}
-
-// AuditChains returns each replica's records in seq order, replicas by name.
-func (s *Store) AuditChains(ctx context.Context) ([]AuditRow, error) {
-	return s.auditQuery(ctx, `SELECT replica, seq, line FROM audit_records ORDER BY replica, seq LIMIT ?`, maxAuditRows+1)
-}
-
-// AuditAfter returns the records newer than after (the last seq seen per
-// replica; a replica missing from it is new), by replica, each in seq
-// order. It is what `bastion audit --follow` polls.
-func (s *Store) AuditAfter(ctx context.Context, after map[string]uint64) ([]AuditRow, error) {
-	tips, err := s.auditTips(ctx)
-	if err != nil {
-		return nil, err
+// AuditByTime returns up to AuditPageSize records of every replica, merged
+// in time order (ties by replica, then seq), that come after the row after
+// (zero: from the start) and were written at or after since. Pass the last
+// row returned to read the next page.
+func (s *Store) AuditByTime(ctx context.Context, after AuditRow, since time.Time) ([]AuditRow, error) {
+	from := int64(math.MinInt64)
+	if !since.IsZero() {
+		from = since.UnixNano()
 	}
-	var out []AuditRow
-	for replica, tip := range tips {
-		if tip <= after[replica] {
-			continue
-		}
-		rows, err := s.auditQuery(ctx, `SELECT replica, seq, line FROM audit_records WHERE replica = ? AND seq > ? ORDER BY seq LIMIT ?`,
-			replica, int64(after[replica]), maxAuditRows+1)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rows...)
+	if after.Replica == "" {
+		return s.auditQuery(ctx, `SELECT replica, seq, at_ns, line FROM audit_records WHERE at_ns >= ?
+			ORDER BY at_ns, replica, seq LIMIT ?`, from, AuditPageSize)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Replica < out[j].Replica })
-	return out, nil
+	return s.auditQuery(ctx, `SELECT replica, seq, at_ns, line FROM audit_records WHERE at_ns >= ?
+		AND (at_ns > ? OR at_ns = ? AND (replica > ? OR replica = ? AND seq > ?))
+		ORDER BY at_ns, replica, seq LIMIT ?`,
+		from, after.At, after.At, after.Replica, after.Replica, int64(after.Seq), AuditPageSize)
 }
 
-// auditTips returns the newest seq of every replica.
-func (s *Store) auditTips(ctx context.Context) (map[string]uint64, error) {
+// AuditChain returns up to AuditPageSize records of replica after seq
+// after, in seq order.
+func (s *Store) AuditChain(ctx context.Context, replica string, after uint64) ([]AuditRow, error) {
+	return s.auditQuery(ctx, `SELECT replica, seq, at_ns, line FROM audit_records WHERE replica = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		replica, int64(after), AuditPageSize)
+}
+
+// AuditReplicas returns the newest seq of every replica with records.
+func (s *Store) AuditReplicas(ctx context.Context) (map[string]uint64, error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	rows, err := s.db.QueryContext(ctx, `SELECT replica, MAX(seq) FROM audit_records GROUP BY replica`)
@@ -99,6 +92,32 @@ func (s *Store) auditTips(ctx context.Context) (map[string]uint64, error) {
 	return tips, nil
 }
 
+// AuditAfter returns the records newer than after (the last seq seen per
+// replica; a replica missing from it is new), by replica, each in seq
+// order, up to a page per replica. It is what `bastion audit --follow` polls.
+func (s *Store) AuditAfter(ctx context.Context, after map[string]uint64) ([]AuditRow, error) {
+	tips, err := s.AuditReplicas(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(tips))
+	for r, tip := range tips {
+		if tip > after[r] {
+			names = append(names, r)
+		}
+	}
+	sort.Strings(names)
+	var out []AuditRow
+	for _, r := range names {
+		rows, err := s.AuditChain(ctx, r, after[r])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
 func (s *Store) auditQuery(ctx context.Context, q string, args ...any) ([]AuditRow, error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
@@ -112,7 +131,7 @@ func (s *Store) auditQuery(ctx context.Context, q string, args ...any) ([]AuditR
 		var r AuditRow
 		var seq int64
 		var line string
-		if err := rows.Scan(&r.Replica, &seq, &line); err != nil {
+		if err := rows.Scan(&r.Replica, &seq, &r.At, &line); err != nil {
 			return nil, s.unavailable(err)
 		}
 		r.Seq, r.Line = uint64(seq), []byte(line)
@@ -120,9 +139,6 @@ func (s *Store) auditQuery(ctx context.Context, q string, args ...any) ([]AuditR
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.unavailable(err)
-	}
-	if len(out) > maxAuditRows {
-		return nil, fmt.Errorf("more than %d audit records in the state database: this bastion reads at most that many at once", maxAuditRows)
 	}
 	return out, nil
 }

@@ -47,13 +47,25 @@ func TestAuditMirror(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rows, err := s.AuditRecords(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		defer func(n int) { AuditPageSize = n }(AuditPageSize)
+		AuditPageSize = 4 // two pages: the cursor carries on in time order
 		var got []string
-		for _, r := range rows {
-			got = append(got, r.Replica)
+		for page, last := 0, (AuditRow{}); ; page++ {
+			rows, err := s.AuditByTime(ctx, last, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) == 0 || page > 3 {
+				break
+			}
+			for _, r := range rows {
+				got = append(got, r.Replica)
+			}
+			last = rows[len(rows)-1]
+		}
+		// a writes at t0+1s, +2s, +3s; b at t0+1.5s, +2.5s, +3.5s.
+		if since, err := s.AuditByTime(ctx, AuditRow{}, t0.Add(2400*time.Millisecond)); err != nil || len(since) != 3 || since[0].Replica != "b" || since[0].Seq != 2 {
+			t.Fatalf("since t0+2.4s: %d rows (first %s:%d), %v; want 3, b:2 first", len(since), since[0].Replica, since[0].Seq, err)
 		}
 		if strings.Join(got, "") != "ababab" {
 			t.Fatalf("merged order %q, want ababab (a at whole seconds, b half a second later)", strings.Join(got, ""))
@@ -88,17 +100,27 @@ func TestAuditMirror(t *testing.T) {
 
 func verifyAll(t *testing.T, s *Store) map[string]audit.VerifyResult {
 	t.Helper()
-	rows, err := s.AuditChains(context.Background())
+	tips, err := s.AuditReplicas(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := map[string][][]byte{}
-	for _, r := range rows {
-		lines[r.Replica] = append(lines[r.Replica], r.Line)
-	}
 	out := map[string]audit.VerifyResult{}
-	for replica, ls := range lines {
-		out[replica] = audit.VerifyLines(replica, ls, nil)
+	for replica := range tips {
+		v := audit.NewChainVerifier(replica, nil)
+		for after := uint64(0); ; {
+			rows, err := s.AuditChain(context.Background(), replica, after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) == 0 {
+				break
+			}
+			for _, r := range rows {
+				v.Feed(r.Line)
+			}
+			after = rows[len(rows)-1].Seq
+		}
+		out[replica] = v.Result()
 	}
 	return out
 }

@@ -4,12 +4,12 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/signal"
 	"slices"
@@ -69,10 +69,6 @@ func auditSharedCmd(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rows, err := st.AuditRecords(context.Background())
-	if err != nil {
-		return err
-	}
 	seen := map[string]uint64{}
 	print := func(rows []store.AuditRow) error {
 		var out []audit.ReplicaRecord
@@ -88,10 +84,10 @@ func auditSharedCmd(e *env, args []string) error {
 			}
 		}
 		slices.SortStableFunc(out, func(a, b audit.ReplicaRecord) int { return a.Time.Compare(b.Time) })
+		if len(out) == 0 {
+			return nil
+		}
 		if !q.asJSON {
-			if len(out) == 0 && len(rows) > 0 && q.follow {
-				return nil // no header for a poll that matched nothing
-			}
 			return audit.WriteReplicaTable(e.stdout, out)
 		}
 		enc := json.NewEncoder(e.stdout)
@@ -105,8 +101,32 @@ func auditSharedCmd(e *env, args []string) error {
 		}
 		return nil
 	}
-	if err := print(rows); err != nil || !q.follow {
+	// Page through the table in time order; each page is one query under
+	// the store's deadline. Every replica's newest seq, read first, is
+	// where --follow goes on.
+	tips, err := st.AuditReplicas(context.Background())
+	if err != nil {
 		return err
+	}
+	var last store.AuditRow
+	for {
+		rows, err := st.AuditByTime(context.Background(), last, q.filter.Since)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			break
+		}
+		if err := print(rows); err != nil {
+			return err
+		}
+		last = rows[len(rows)-1]
+	}
+	for r, tip := range tips {
+		seen[r] = max(seen[r], tip)
+	}
+	if !q.follow {
+		return nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -163,26 +183,34 @@ func auditSharedVerify(e *env, st *store.Store, args []string) error {
 	if err != nil {
 		return err
 	}
-	rows, err := st.AuditChains(context.Background())
+	tips, err := st.AuditReplicas(context.Background())
 	if err != nil {
 		return err
 	}
-	chains := map[string][][]byte{}
-	var names []string
-	for _, r := range rows {
-		if chains[r.Replica] == nil {
-			names = append(names, r.Replica)
-		}
-		chains[r.Replica] = append(chains[r.Replica], r.Line)
-	}
-	slices.SortFunc(names, cmp.Compare)
+	names := slices.Sorted(maps.Keys(tips))
 	var broken []string
+	total := 0
 	for _, name := range names {
 		k := key
 		if name != self && !explicit {
 			k = nil
 		}
-		res := audit.VerifyLines(name, chains[name], k)
+		v := audit.NewChainVerifier(name, k)
+		for after := uint64(0); !v.Broken(); {
+			rows, err := st.AuditChain(context.Background(), name, after)
+			if err != nil {
+				return err
+			}
+			if len(rows) == 0 {
+				break
+			}
+			for _, r := range rows {
+				v.Feed(r.Line)
+			}
+			after = rows[len(rows)-1].Seq
+		}
+		res := v.Result()
+		total += res.Records
 		if !res.OK {
 			broken = append(broken, name)
 			fmt.Fprintf(e.stdout, "replica %s: BROKEN at seq %d (row %d of the chain): %s; %d records intact before it\n",
@@ -198,6 +226,6 @@ func auditSharedVerify(e *env, st *store.Store, args []string) error {
 	if len(broken) > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("audit chains broken in the state database: %v", broken)}
 	}
-	fmt.Fprintf(e.stdout, "audit chains intact: %d replicas, %d records\n", len(names), len(rows))
+	fmt.Fprintf(e.stdout, "audit chains intact: %d replicas, %d records\n", len(names), total)
 	return nil
 }
