@@ -73,3 +73,27 @@ func TestProxyV2LengthErrorNamesTheLimit(t *testing.T) {
 		t.Fatalf("v2 length 65535: %v", err)
 	}
 }
+
+// Two sources holding equally many: the one whose oldest connection is
+// older loses it, whatever order the sources are scanned in (map order
+// is random but weakly so for two keys: the tie is tried 500 times).
+func TestFullPoolTieEvictsTheOlder(t *testing.T) {
+	for round := range 500 {
+		l, _ := newTest(Config{MaxStartups: [3]int{4, 100, 4}})
+		ev := &evictions{}
+		for _, c := range []struct {
+			id   string
+			addr netip.Addr
+		}{{"a1", ipA}, {"b1", ipB}, {"a2", ipA}, {"b2", ipB}} {
+			if _, err := l.AdmitEvictable(c.addr, ev.fn(c.id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := l.AdmitEvictable(v4(3), ev.fn("c1")); err != nil {
+			t.Fatalf("round %d: newcomer at full: %v", round, err)
+		}
+		if got := ev.got(); got != "a1" {
+			t.Fatalf("round %d: evicted %q, want a1 (the oldest of the tied sources)", round, got)
+		}
+	}
+}
