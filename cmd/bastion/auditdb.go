@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -160,14 +161,18 @@ func auditSharedCmd(e *env, args []string) error {
 // key (its signed checkpoints); another replica's only when it uses the
 // same key (pass it with --key to check theirs).
 func auditSharedVerify(e *env, st *store.Store, args []string) error {
-	if len(args) > 0 && args[0] != "--key" && args[0] != "-key" {
-		return &exitError{code: 2, msg: fmt.Sprintf("audit verify: unexpected %q (or use --local for this host's file)", args[0])}
+	flags := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	keyFlag := flags.String("key", "", "audit public key for every replica's checkpoints (default: this host's audit_key + .pub, for its own chain)")
+	pos, err := parseInterleaved(flags, args)
+	if err != nil {
+		return err
 	}
-	keyPath, explicit := e.cfg.AuditKey+".pub", false
-	if len(args) == 2 {
-		keyPath, explicit = args[1], true
-	} else if len(args) != 0 {
-		return &exitError{code: 2, msg: "audit verify: want --key FILE"}
+	if len(pos) > 0 {
+		return &exitError{code: 2, msg: fmt.Sprintf("audit verify: unexpected %q (or use --local for this host's file)", pos[0])}
+	}
+	keyPath, explicit := e.cfg.AuditKey+".pub", *keyFlag != ""
+	if explicit {
+		keyPath = *keyFlag
 	}
 	var key []byte
 	if keyPath != ".pub" {
