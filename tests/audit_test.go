@@ -51,8 +51,20 @@ func (w *world) auditRecords(args ...string) []auditRec {
 		if line == "" {
 			continue
 		}
+		// With a PostgreSQL state every replica's records are merged and
+		// each line is {"replica": ..., "record": {...}}.
+		var wrapped struct {
+			Record json.RawMessage `json:"record"`
+		}
+		if err := json.Unmarshal([]byte(line), &wrapped); err != nil {
+			w.t.Fatalf("bad audit JSON %q: %v", line, err)
+		}
+		raw := []byte(line)
+		if wrapped.Record != nil {
+			raw = wrapped.Record
+		}
 		var r auditRec
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
+		if err := json.Unmarshal(raw, &r); err != nil {
 			w.t.Fatalf("bad audit JSON %q: %v", line, err)
 		}
 		recs = append(recs, r)
