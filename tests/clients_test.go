@@ -296,20 +296,7 @@ func TestClientMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 		password, code := mia.password, mia.nextCode()
-		kbd := func(_, _ string, questions []string, _ []bool) ([]string, error) {
-			var a []string
-			for _, q := range questions {
-				switch {
-				case strings.Contains(q, "Password"):
-					a = append(a, password)
-				case strings.Contains(q, "Verification code"):
-					a = append(a, code)
-				default:
-					a = append(a, "")
-				}
-			}
-			return a, nil
-		}
+		kbd := answerPrompts(password, code)
 		bastionKeys := w.bastionHostKeys(t)
 		hostKeyOK := func(_ string, _ net.Addr, key ssh.PublicKey) error {
 			for _, k := range bastionKeys {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 var bastionBin string
@@ -347,4 +349,23 @@ func (l *logBuffer) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Len()
+}
+
+// answerPrompts answers the bastion's keyboard-interactive prompts for an
+// x/crypto client: password at "Password:", code at "Verification code:".
+func answerPrompts(password, code string) ssh.KeyboardInteractiveChallenge {
+	return func(_, _ string, questions []string, _ []bool) ([]string, error) {
+		var a []string
+		for _, q := range questions {
+			switch {
+			case strings.Contains(q, "Password"):
+				a = append(a, password)
+			case strings.Contains(q, "Verification code"):
+				a = append(a, code)
+			default:
+				a = append(a, "")
+			}
+		}
+		return a, nil
+	}
 }

@@ -54,7 +54,7 @@ func (w *world) farBackend(t *testing.T) (addr string, cut func()) {
 
 	conf := w.backendConfig("far", "10.231.7.2", 22)
 	cmd := exec.Command("ip", "netns", "exec", ns, sshdPath(), "-D", "-e", "-f", conf)
-	var log syncBuffer
+	var log logBuffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	cmd.WaitDelay = 2 * time.Second // session children may hold the output pipe
 	if err := cmd.Start(); err != nil {

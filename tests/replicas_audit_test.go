@@ -55,7 +55,7 @@ func TestReplicasAuditShared(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	follow := exec.CommandContext(ctx, bastionBin, "-c", b.cfgPath, "audit", "--follow", "--json", "--type", "login")
-	watched := &lockedBuffer{}
+	watched := &logBuffer{}
 	follow.Stdout, follow.Stderr = watched, watched
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@
 package tests
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -19,28 +18,10 @@ import (
 	"time"
 )
 
-// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // bgJump is an ssh -J session running in the background.
 type bgJump struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *logBuffer
 	done chan struct{}
 	err  error
 }
@@ -54,7 +35,7 @@ func (c *client) startJump(target, command string) *bgJump {
 	cmd.Env = c.env()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 2 * time.Second // the ProxyJump child may hold the pipe
-	j := &bgJump{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	j := &bgJump{cmd: cmd, out: &logBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = j.out, j.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

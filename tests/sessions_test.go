@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -422,7 +421,7 @@ func TestRecordedSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 		stdin, _ := sess.StdinPipe()
-		out := &lockedBuffer{}
+		out := &logBuffer{}
 		sess.Stdout = out
 		if err := sess.Start("rec"); err != nil {
 			t.Fatal(err)
@@ -525,7 +524,7 @@ func TestRecordedSessions(t *testing.T) {
 		// Someone watches it live.
 		open, _ := w.lastSession(t)
 		follow := exec.CommandContext(ctx, bastionBin, "-c", w.cfgPath, "replay", open.Fields["session_id"], "--follow")
-		watched := &lockedBuffer{}
+		watched := &logBuffer{}
 		follow.Stdout = watched
 		if err := follow.Start(); err != nil {
 			t.Fatal(err)
@@ -584,20 +583,7 @@ func (c *client) xcryptoDial(t *testing.T) *ssh.Client {
 		t.Fatal(err)
 	}
 	password, code := c.password, c.nextCode()
-	kbd := func(_, _ string, questions []string, _ []bool) ([]string, error) {
-		var a []string
-		for _, q := range questions {
-			switch {
-			case strings.Contains(q, "Password"):
-				a = append(a, password)
-			case strings.Contains(q, "Verification code"):
-				a = append(a, code)
-			default:
-				a = append(a, "")
-			}
-		}
-		return a, nil
-	}
+	kbd := answerPrompts(password, code)
 	keys := c.w.bastionHostKeys(t)
 	bc, err := ssh.Dial("tcp", c.w.bastionAddr, &ssh.ClientConfig{User: c.name, Timeout: 30 * time.Second,
 		Auth: []ssh.AuthMethod{ssh.PublicKeys(signer), ssh.KeyboardInteractive(kbd)},
@@ -636,24 +622,6 @@ func waitFor(t *testing.T, cond func() bool, show func() string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // SessionAge moves the clock back far enough that a session certificate
