@@ -693,7 +693,7 @@ fi # scale
 GOBENCH="(skipped: BENCH_SKIP_GO=1)"
 if [ "${BENCH_SKIP_GO:-0}" != 1 ] && want go; then
 	log "go test -bench"
-	GOBENCH=$(go test -run=NONE -bench=. -benchmem ./oath/ ./passwd/ ./audit/ ./coalesce/ ./gateway/ ./bench/... 2>&1) || GOBENCH+=$'\n(go test -bench failed)'
+	GOBENCH=$(go test -run=NONE -bench=. -benchmem ./oath/ ./passwd/ ./audit/ ./sockio/ ./gateway/ ./bench/... 2>&1) || GOBENCH+=$'\n(go test -bench failed)'
 fi
 
 # --- report -------------------------------------------------------------------
@@ -840,7 +840,7 @@ scale fds at the end of the ramp: $([ -f "$T/scale_snapshot.txt" ] && tr '\n' ';
 
 ## Go micro-benchmarks
 
-\`go test -run=NONE -bench=. -benchmem ./oath/ ./passwd/ ./audit/ ./coalesce/ ./gateway/ ./bench/...\`
+\`go test -run=NONE -bench=. -benchmem ./oath/ ./passwd/ ./audit/ ./sockio/ ./gateway/ ./bench/...\`
 (audit append and the jump copy loop are covered if those packages have benchmarks):
 
 \`\`\`

@@ -10,20 +10,18 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
 	"bastion/audit"
-	"bastion/coalesce"
 	"bastion/config"
 	"bastion/session"
+	"bastion/sockio"
 	"bastion/untrusted"
 	"bastion/upstream"
 )
@@ -36,7 +34,6 @@ type conn struct {
 	source string
 	addr   netip.Addr
 	sconn  *ssh.ServerConn
-	out    *coalesce.Conn // the client connection under sconn
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -186,7 +183,7 @@ func (c *conn) jump(nch ssh.NewChannel) {
 	}
 	go ssh.DiscardRequests(reqs)
 	start := time.Now()
-	up, down, reason := pipe(c.ctx, ch, backend, c.touch, c.out)
+	up, down, reason := pipe(c.ctx, ch, sockio.New(backend), c.touch)
 	c.log.Info("jump closed", "target", t.Name, "bytes_up", up, "bytes_down", down)
 	c.srv.audit(c.event(audit.Event{Type: "jump.close", Result: "ok", Target: t.Name,
 		Fields: map[string]string{"dest": t.Address, "reason": reason},
@@ -194,30 +191,23 @@ func (c *conn) jump(nch ssh.NewChannel) {
 	}))
 }
 
-// holder is the part of the client connection's coalescing writer
-// (coalesce.Conn) the download loop drives; nil means no coalescing.
-type holder interface {
-	Hold()
-	Release() error
-}
-
 // pipe copies both ways until both directions end or ctx is done, half-closing
 // each side as its source ends. up is client→backend, down backend→client.
 // It uses one goroutine besides the caller's, and an idle jump holds only
-// the small upload buffer: downloads borrow a pooled buffer per burst, and
-// hold out (the client connection's writer) only while data keeps coming.
-func pipe(ctx context.Context, ch ssh.Channel, backend net.Conn, touch func(), out holder) (up, down int64, reason string) {
+// the small upload buffer: downloads borrow a pooled buffer (sockio.Copy)
+// only while data is ready.
+func pipe(ctx context.Context, ch ssh.Channel, backend *sockio.Conn, touch func()) (up, down int64, reason string) {
 	stop := context.AfterFunc(ctx, func() { ch.Close(); backend.Close() })
 	defer stop()
 	downDone := make(chan string, 1)
 	go func() {
-		n, err := copyFromConn(activity{ch, touch}, backend, out)
+		n, err := sockio.Copy(activity{ch, touch}, backend)
 		down = n
 		ch.CloseWrite()
 		downDone <- endReason("backend", err)
 	}()
 	up, err := io.CopyBuffer(activity{backend, touch}, ch, make([]byte, upBufSize))
-	if tc, ok := backend.(*net.TCPConn); ok {
+	if tc, ok := backend.Conn.(*net.TCPConn); ok {
 		tc.CloseWrite()
 	}
 	reasonUp := endReason("client", err)
@@ -234,92 +224,7 @@ func pipe(ctx context.Context, ch ssh.Channel, backend net.Conn, touch func(), o
 	return up, down, "closed"
 }
 
-const (
-	upBufSize   = 16 << 10 // held by every open jump: uploads are small or slow
-	downBufSize = 32 << 10 // borrowed from downPool only while data is ready
-)
-
-var downPool = sync.Pool{New: func() any { b := make([]byte, downBufSize); return &b }}
-
-// copyFromConn copies src to dst like io.Copy, but takes a buffer from the
-// pool only while reading data that is ready, so thousands of idle jumps hold
-// none. It reads through the runtime poller: the read runs inside rc.Read, and
-// on EAGAIN the buffer goes back to the pool before the goroutine parks.
-//
-// With out set, dst's writes are coalesced while data keeps coming: out is
-// held from the first write of a burst and released (flushed) before the
-// goroutine parks for more input and when the copy ends.
-func copyFromConn(dst io.Writer, src net.Conn, out holder) (written int64, err error) {
-	sc, ok := src.(syscall.Conn)
-	if !ok {
-		return io.Copy(dst, src)
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	held := false
-	var flushErr error
-	release := func() {
-		if held {
-			held = false
-			if e := out.Release(); e != nil && flushErr == nil {
-				flushErr = e
-			}
-		}
-	}
-	defer func() {
-		release()
-		if err == nil {
-			err = flushErr
-		}
-	}()
-	for {
-		var (
-			bp   *[]byte
-			n    int
-			rerr error
-		)
-		err := rc.Read(func(fd uintptr) bool {
-			bp = downPool.Get().(*[]byte)
-			n, rerr = syscall.Read(int(fd), *bp)
-			if rerr == syscall.EAGAIN {
-				downPool.Put(bp)
-				release()    // send what is kept back before waiting for more
-				return false // park in the poller without a buffer
-			}
-			return true
-		})
-		if err != nil { // closed, or deadline
-			return written, err
-		}
-		if flushErr != nil {
-			downPool.Put(bp)
-			return written, flushErr
-		}
-		if rerr == syscall.EINTR {
-			downPool.Put(bp)
-			continue
-		}
-		if n <= 0 {
-			downPool.Put(bp)
-			if rerr != nil {
-				return written, os.NewSyscallError("read", rerr)
-			}
-			return written, nil // EOF
-		}
-		if out != nil && !held {
-			out.Hold()
-			held = true
-		}
-		m, werr := dst.Write((*bp)[:n])
-		written += int64(m)
-		downPool.Put(bp)
-		if werr != nil {
-			return written, werr
-		}
-	}
-}
+const upBufSize = 16 << 10 // held by every open jump: uploads are small or slow
 
 // activity is a writer that notes each write for the idle timeout.
 type activity struct {

@@ -8,49 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"bastion/coalesce"
+	"bastion/sockio"
 	"bastion/config"
 )
-
-// The download loop flushes what it held back before it waits for more
-// backend data: a backend that sends a prompt and then waits for the user
-// must not leave the prompt in the bastion's buffer. The delayed flush is
-// set to an hour so only the loop's own flush can deliver it.
-func TestCopyFlushesBeforeWaiting(t *testing.T) {
-	backendFar, backend := tcpPair(t)
-	client, clientFar := tcpPair(t)
-	out := coalesce.New(client)
-	out.Delay = time.Hour
-	done := make(chan error, 1)
-	go func() {
-		_, err := copyFromConn(out, backend, out)
-		done <- err
-	}()
-	for _, prompt := range []string{"login: ", "password: ", "$ "} {
-		if _, err := backendFar.Write([]byte(prompt)); err != nil {
-			t.Fatal(err)
-		}
-		clientFar.SetReadDeadline(time.Now().Add(30 * time.Second)) // a bound, not a wait
-		got := make([]byte, len(prompt))
-		if _, err := io.ReadFull(clientFar, got); err != nil {
-			t.Fatalf("prompt %q not delivered while the backend waits: %v", prompt, err)
-		}
-		if string(got) != prompt {
-			t.Fatalf("got %q, want %q", got, prompt)
-		}
-	}
-	backendFar.Close()
-	if err := <-done; err != nil {
-		t.Fatalf("copy: %v", err)
-	}
-	deadline := time.Now().Add(30 * time.Second) // other tests' connections may still be closing
-	for coalesce.InUse() != 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n := coalesce.InUse(); n != 0 {
-		t.Fatalf("%d coalescing buffers held after the copy ended", n)
-	}
-}
 
 // A download through a real jump (x/crypto client, in-process bastion): every
 // byte arrives in order with a client that reads slowly, in small pieces
@@ -103,13 +63,13 @@ func TestJumpDownloadSlowReaderAndIdleBuffers(t *testing.T) {
 	}
 	backendConn := <-sent
 	defer backendConn.Close()
-	// The jump is open and idle now: no coalescing buffer may stay with it.
+	// The jump is open and idle now: no pooled buffer may stay with it.
 	deadline := time.Now().Add(30 * time.Second)
-	for coalesce.InUse() != 0 && time.Now().Before(deadline) {
+	for sockio.InUse() != 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := coalesce.InUse(); n != 0 {
-		t.Fatalf("%d coalescing buffers held by an idle jump", n)
+	if n := sockio.InUse(); n != 0 {
+		t.Fatalf("%d pooled buffers held by an idle jump", n)
 	}
 	// And it still works both ways.
 	backendConn.Write([]byte("still here"))

@@ -20,11 +20,11 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"bastion/audit"
-	"bastion/coalesce"
 	"bastion/config"
 	"bastion/kbdint"
 	"bastion/limits"
 	"bastion/session"
+	"bastion/sockio"
 	"bastion/store"
 	"bastion/untrusted"
 )
@@ -259,7 +259,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 		s.throttle.Count(src.Addr().String(), "refused_admission")
 		return
 	}
-	out := coalesce.New(nc) // jumps batch their writes to the client through it
+	out := sockio.New(nc) // raw non-blocking reads and writes (sockio)
 	version, rc, err := peekVersion(out, cfg.SSH.ClientVersionWait, graceEnd)
 	if err != nil {
 		if evicted() {
@@ -297,6 +297,9 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 		return
 	}
 	nc.SetDeadline(time.Time{})
+	if writesGCM(sconn) {
+		out.MergeSplitWrites() // one writev per data packet instead of two writes
+	}
 	lim.Succeeded(src.Addr())
 	authenticated()
 	id, err := identityOf(sconn.Permissions)
@@ -317,7 +320,7 @@ func (s *Server) handleConn(ctx context.Context, nc net.Conn) {
 	}
 	context.AfterFunc(connCtx, func() { sconn.Close() })
 	go keepalive(connCtx, sconn, cfg.Session, cancel)
-	c := &conn{srv: s, id: id, connID: connID, source: flow.source, addr: flow.addr, sconn: sconn, out: out, log: log, ctx: connCtx, cancel: cancel,
+	c := &conn{srv: s, id: id, connID: connID, source: flow.source, addr: flow.addr, sconn: sconn, log: log, ctx: connCtx, cancel: cancel,
 		refusals: audit.NewBudget(refusedJumpBurst, refusedJumpEvery, nil)}
 	defer s.track(c)()
 	c.touch()

@@ -129,3 +129,10 @@ func negotiatedCipher(c *ssh.ServerConn) string {
 	}
 	return ""
 }
+
+// writesGCM reports whether the server's packets on c are AES-GCM, the
+// condition for sockio's MergeSplitWrites.
+func writesGCM(c *ssh.ServerConn) bool {
+	a, ok := c.Conn.(ssh.AlgorithmsConnMetadata)
+	return ok && strings.HasSuffix(a.Algorithms().Write.Cipher, "-gcm@openssh.com")
+}

@@ -13,9 +13,10 @@ import (
 )
 
 // A large download through a real OpenSSH `ssh -J` keeps its checksum: the
-// jump's coalescing writer (coalesce.Conn under the bastion's SSH server)
-// batches packets and must neither lose, duplicate nor reorder a byte, nor
-// stall a stock client waiting on its window. Default ciphers, as users run it.
+// jump's socket I/O (sockio.Conn under the bastion's SSH server: raw reads and
+// writes, split AES-GCM packets merged into one writev) must neither lose,
+// duplicate nor reorder a byte, nor stall a stock client waiting on its
+// window. Default ciphers, as users run it.
 func TestLargeDownloadThroughJump(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	w.start()
