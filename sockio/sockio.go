@@ -129,12 +129,15 @@ func (c *Conn) Write(p []byte) (int, error) {
 }
 
 // Close closes the connection, dropping a held packet part (its peer is
-// being cut off in the middle of that packet anyway).
+// being cut off in the middle of that packet anyway). The socket is closed
+// first: that wakes a Write parked on a peer that does not read, which
+// holds the write lock.
 func (c *Conn) Close() error {
+	err := c.Conn.Close()
 	c.wmu.Lock()
 	c.putHeld()
 	c.wmu.Unlock()
-	return c.Conn.Close()
+	return err
 }
 
 func (c *Conn) putHeld() {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -161,6 +162,43 @@ func TestCloseDropsHeldHalf(t *testing.T) {
 	c.Close()
 	if n, err := io.ReadAll(far); err != nil || len(n) != 0 {
 		t.Fatalf("peer got %d bytes (%v), want none", len(n), err)
+	}
+	if InUse() != 0 {
+		t.Fatalf("%d pooled buffers held after Close", InUse())
+	}
+}
+
+// Close ends a Write parked on a peer that reads nothing, as net.Conn's
+// Close does: a jump whose client stopped reading can still be torn down.
+func TestCloseEndsParkedWrite(t *testing.T) {
+	nearRaw, _ := tcpPair(t)
+	c := New(nearRaw)
+	c.MergeSplitWrites()
+	c.Write(pattern(splitSize)) // a held half, sent with the next write
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.Write(make([]byte, 64<<20)) // far more than the socket buffers
+		wrote <- err
+	}()
+	for c.writes.Load() == 0 { // the write has begun, holding the write lock
+		runtime.Gosched()
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	limit := time.After(30 * time.Second) // a bound for a broken build, not a wait
+	for range 2 {
+		select {
+		case err := <-wrote:
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("parked write ended with %v, want net.ErrClosed", err)
+			}
+		case err := <-closed:
+			if err != nil {
+				t.Fatalf("close: %v", err)
+			}
+		case <-limit:
+			t.Fatal("Close did not end a write parked on a peer that does not read")
+		}
 	}
 	if InUse() != 0 {
 		t.Fatalf("%d pooled buffers held after Close", InUse())
