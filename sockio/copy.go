@@ -21,22 +21,23 @@ func Copy(dst io.Writer, src *Conn) (written int64, err error) {
 	if src.rc == nil {
 		return io.Copy(dst, src)
 	}
+	var (
+		bp    *[]byte
+		n     int
+		errno syscall.Errno
+	)
+	read := func(fd uintptr) bool { // made once: nothing allocated per read
+		bp = copyPool.Get().(*[]byte)
+		inUse.Add(1)
+		n, errno = rawRead(fd, *bp)
+		if errno == syscall.EAGAIN {
+			putCopyBuf(bp)
+			return false // park in the poller without a buffer
+		}
+		return true
+	}
 	for {
-		var (
-			bp    *[]byte
-			n     int
-			errno syscall.Errno
-		)
-		err := src.rc.Read(func(fd uintptr) bool {
-			bp = copyPool.Get().(*[]byte)
-			inUse.Add(1)
-			n, errno = rawRead(fd, *bp)
-			if errno == syscall.EAGAIN {
-				putCopyBuf(bp)
-				return false // park in the poller without a buffer
-			}
-			return true
-		})
+		err := src.rc.Read(read)
 		if err != nil { // closed, or the deadline passed
 			return written, src.opError("read", err)
 		}

@@ -55,9 +55,23 @@ type Conn struct {
 	rc    syscall.RawConn // nil: c is not a socket, calls go to net.Conn
 	merge atomic.Bool
 
+	rmu sync.Mutex
+	rd  rawOp // the Read in progress, under rmu
+
 	wmu    sync.Mutex
-	held   *[]byte      // first part of a split packet; nil when none
+	wr     rawOp        // the write in progress, under wmu
+	held   *[]byte      // first part of a split packet, under wmu; nil when none
 	writes atomic.Int64 // write(2) and writev(2) calls made
+}
+
+// rawOp is one read or write in progress: its buffers and its result. Its
+// callback for RawConn is made once per Conn, so a Read or Write allocates
+// nothing (a closure per call would, several times per packet).
+type rawOp struct {
+	head, p []byte
+	done    int
+	errno   syscall.Errno
+	fn      func(fd uintptr) bool
 }
 
 // New wraps c. If c has no file descriptor (not a syscall.Conn), the Conn
@@ -67,6 +81,8 @@ func New(c net.Conn) *Conn {
 	if sc, ok := c.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			conn.rc = rc
+			conn.rd.fn = conn.readOnce
+			conn.wr.fn = conn.writeSome
 		}
 	}
 	return conn
@@ -87,14 +103,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := c.rc.Read(func(fd uintptr) bool {
-		n, errno = rawRead(fd, p)
-		return errno != syscall.EAGAIN
-	})
+	c.rmu.Lock()
+	c.rd.p = p
+	err := c.rc.Read(c.rd.fn)
+	n, errno := c.rd.done, c.rd.errno
+	c.rd.p = nil
+	c.rmu.Unlock()
 	switch {
 	case err != nil: // closed, or the deadline passed
 		return 0, c.opError("read", err)
@@ -148,43 +162,54 @@ func (c *Conn) putHeld() {
 	}
 }
 
+// readOnce is the Read callback: false (park in the poller) on EAGAIN.
+func (c *Conn) readOnce(fd uintptr) bool {
+	c.rd.done, c.rd.errno = rawRead(fd, c.rd.p)
+	return c.rd.errno != syscall.EAGAIN
+}
+
 // writeAll writes head and then p, in one writev when head is set, waiting
 // in the poller whenever the socket buffer is full. It returns how many
-// bytes of head and p were written.
+// bytes of head and p were written. The caller holds wmu.
 func (c *Conn) writeAll(head, p []byte) (int, error) {
-	total := len(head) + len(p)
-	done := 0
-	var errno syscall.Errno
-	for done < total {
-		err := c.rc.Write(func(fd uintptr) bool {
-			for done < total {
-				var n int
-				c.writes.Add(1)
-				if done < len(head) {
-					n, errno = rawWritev(fd, head[done:], p)
-				} else {
-					n, errno = rawWrite(fd, p[done-len(head):])
-				}
-				switch errno {
-				case 0:
-					done += n
-				case syscall.EINTR:
-				case syscall.EAGAIN:
-					return false // wait until the socket is writable
-				default:
-					return true
-				}
-			}
-			return true
-		})
-		if err != nil {
-			return done, c.opError("write", err)
+	c.wr.head, c.wr.p, c.wr.done, c.wr.errno = head, p, 0, 0
+	defer func() { c.wr.head, c.wr.p = nil, nil }()
+	for c.wr.done < len(head)+len(p) {
+		if err := c.rc.Write(c.wr.fn); err != nil {
+			return c.wr.done, c.opError("write", err)
 		}
-		if errno != 0 && errno != syscall.EAGAIN && errno != syscall.EINTR {
-			return done, c.opError("write", os.NewSyscallError("write", errno))
+		if e := c.wr.errno; e != 0 && e != syscall.EAGAIN {
+			return c.wr.done, c.opError("write", os.NewSyscallError("write", e))
 		}
 	}
-	return done, nil
+	return c.wr.done, nil
+}
+
+// writeSome is the write callback: it writes until everything is out
+// (true), the socket buffer is full (false: park in the poller), or an
+// error (true, with wr.errno set).
+func (c *Conn) writeSome(fd uintptr) bool {
+	w := &c.wr
+	for w.done < len(w.head)+len(w.p) {
+		var n int
+		c.writes.Add(1)
+		if w.done < len(w.head) {
+			n, w.errno = rawWritev(fd, w.head[w.done:], w.p)
+		} else {
+			n, w.errno = rawWrite(fd, w.p[w.done-len(w.head):])
+		}
+		switch w.errno {
+		case 0:
+			w.done += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			return true
+		}
+	}
+	w.errno = 0
+	return true
 }
 
 func (c *Conn) opError(op string, err error) error {
