@@ -62,7 +62,7 @@ bench: build
 # One package at a time, one worker, each mutant tested by its own package's tests;
 # a package under 85% killed (efficacy) fails the target after all have run.
 # Results: bin/mutate/<pkg>.json and .log; scores and survivors in docs/testing.md.
-MUTATE_PKGS ?= oath limits kbdint upstream store audit gateway
+MUTATE_PKGS ?= oath limits kbdint upstream store audit gateway sockio
 # Timeout per mutant, as a multiple of the coverage run; lower ones report slow mutants as timed out on a loaded machine.
 MUTATE_TIMEOUT ?= 20
 mutate:

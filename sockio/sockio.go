@@ -178,7 +178,7 @@ func (c *Conn) writeAll(head, p []byte) (int, error) {
 		if err := c.rc.Write(c.wr.fn); err != nil {
 			return c.wr.done, c.opError("write", err)
 		}
-		if e := c.wr.errno; e != 0 && e != syscall.EAGAIN {
+		if e := c.wr.errno; e != 0 { // never EAGAIN: writeSome waits that out
 			return c.wr.done, c.opError("write", os.NewSyscallError("write", e))
 		}
 	}
