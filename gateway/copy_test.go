@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"bastion/sockio"
 	"bastion/config"
+	"bastion/sockio"
 )
 
 // A download through a real jump (x/crypto client, in-process bastion): every

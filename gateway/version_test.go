@@ -3,6 +3,8 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"io"
 	"net"
 	"strings"
@@ -185,4 +187,39 @@ func FuzzPeekVersion(f *testing.F) {
 			t.Fatalf("replayed %q, want %q", got, data)
 		}
 	})
+}
+
+// writesGCM, which switches on sockio's packet merge, is true exactly for
+// the AES-GCM ciphers the server writes with.
+func TestWritesGCM(t *testing.T) {
+	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := ssh.NewSignerFromKey(hostPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cipher, want := range map[string]bool{
+		ssh.CipherAES128GCM: true, ssh.CipherAES256GCM: true,
+		ssh.CipherChaCha20Poly1305: false, ssh.CipherAES128CTR: false,
+	} {
+		client, server := tcpPair(t)
+		scfg := &ssh.ServerConfig{NoClientAuth: true} // transport only: no users here
+		scfg.AddHostKey(signer)
+		got := make(chan bool, 1)
+		go func() {
+			sconn, _, _, err := ssh.NewServerConn(server, scfg)
+			if err != nil {
+				got <- !want // a failed handshake fails the check below
+				return
+			}
+			got <- writesGCM(sconn)
+			sconn.Close()
+		}()
+		cc := &ssh.ClientConfig{User: "t", HostKeyCallback: ssh.InsecureIgnoreHostKey(), Config: ssh.Config{Ciphers: []string{cipher}}}
+		if c, _, _, err := ssh.NewClientConn(client, "t", cc); err == nil {
+			defer c.Close()
+		}
+		if g := <-got; g != want {
+			t.Errorf("%s: writesGCM %v, want %v", cipher, g, want)
+		}
+	}
 }
