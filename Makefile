@@ -38,6 +38,7 @@ test: build
 # Static checks CI runs before the tests (tools are Go tool dependencies in go.mod).
 lint:
 	$(GO) mod tidy -diff
+	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) tool staticcheck ./...
 
 FUZZTIME ?= 30s
