@@ -419,10 +419,13 @@ set_code() {
 
 SSH_CFG=$T/ssh_config
 jump_ssh() { # jump_ssh SERVER CMD...
+	jump_ssh_in "$@" </dev/null
+}
+jump_ssh_in() { # jump_ssh_in SERVER CMD...: like jump_ssh, with this shell's stdin as the command's
 	local s=$1
 	shift
 	SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
-		ssh -F "$SSH_CFG" -J "$BUSER@127.0.0.1:${JUMP_PORT[$s]}" -p "$BACKEND_PORT" root@127.0.0.1 "$@" </dev/null
+		ssh -F "$SSH_CFG" -J "$BUSER@127.0.0.1:${JUMP_PORT[$s]}" -p "$BACKEND_PORT" root@127.0.0.1 "$@"
 }
 
 # --- 3. memory: PSS per idle jump session (first, while both servers are fresh) ---
@@ -526,7 +529,9 @@ cipher_of() {
 	ssh -v -F "$2" -o BatchMode=yes -p "${JUMP_PORT[$1]}" "$BUSER@127.0.0.1" true </dev/null 2>&1 \
 		| sed -n 's/.*kex: server->client cipher: \([^ ]*\).*/\1/p' | head -1 || true
 }
-for mode in default gcm; do
+# upload: the same with the data going client -> backend (default ciphers); the sink then
+# runs on the backend (this machine, as root) and reads the jump server's cgroup itself.
+for mode in default gcm upload; do
 	if [ "$mode" = gcm ]; then SSH_CFG=$T/ssh_config_gcm; else SSH_CFG=$T/ssh_config; fi
 	for s in "${SERVERS[@]}"; do
 		R[cipher_$mode,$s]=$(cipher_of "$s" "$SSH_CFG")
@@ -548,7 +553,11 @@ for mode in default gcm; do
 			base_n=$(cg_count "$cg")
 			set_code "$s"
 			c0=$(cg_usec "$cg")
-			line=$(jump_ssh "$s" "head -c $BYTES /dev/zero" | "$LC" sink -cgroup "$cg") || die "$s: throughput run failed"
+			if [ "$mode" = upload ]; then
+				line=$(head -c "$BYTES" /dev/zero | jump_ssh_in "$s" "$LC sink -cgroup $cg") || die "$s: upload run failed"
+			else
+				line=$(jump_ssh "$s" "head -c $BYTES /dev/zero" | "$LC" sink -cgroup "$cg") || die "$s: throughput run failed"
+			fi
 			wait_cg_size "$cg" "$base_n"
 			c1=$(cg_usec "$cg")
 			secs=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$line")
@@ -727,7 +736,7 @@ thr_rows() { # thr_rows MODE LABEL
 compare_raw() { # raw lines of the optional third jump host, each after a newline
 	[ -n "${COMPARE_PORT:-}" ] || return 0
 	local m
-	for m in default gcm; do
+	for m in default gcm upload; do
 		[ -n "${R[cmbs_$m]:-}" ] || continue
 		printf '\ncompare (%s %s) %s: compare/anchor MB/s %s (%s–%s), CPU/GiB %s (%s–%s)' "${BENCH_COMPARE_BIN:-bin/bastion}" "${BENCH_COMPARE_ENV:-}" \
 			"$m" "${R[cmbs_$m]}" "${R[cmbsmin_$m]}" "${R[cmbsmax_$m]}" "${R[ccpu_$m]}" "${R[ccpumin_$m]}" "${R[ccpumax_$m]}"
@@ -768,6 +777,7 @@ $(row "Login latency p50, ms (\`ssh -J jump backend true\`, $LAT_RUNS runs)" lat
 $(row "Login latency p95, ms" lat95 "≤ 1.0")
 $(thr_rows default "default client cipher choice (bastion / anchor)")
 $(thr_rows gcm "\`-c aes128-gcm@openssh.com\` (bastion / anchor)")
+$(thr_rows upload "upload (client to backend), default client cipher choice (bastion / anchor)")
 $(row "PSS per idle jump session, kB ($MEM_N users, one login each, default argon2id; 10 s after the last login)" pss "≤ 0.1")
 | Peak RSS during a $STORM_N-login storm (all at once, default argon2id), MiB (RSS before ${R[stormbefore,bastion]:-n/a}, 10 s after the last login ${R[stormafter,bastion]:-n/a}) | ${R[stormpeak,bastion]:-n/a} | not run | — | |
 $(row "Login rate, logins/s ($LR_CLIENTS parallel clients, ${LR_SECONDS} s)" lrate "")
@@ -786,7 +796,7 @@ Raw lines:
 \`\`\`
 latency ms anchor:  $(tr '\n' ' ' <"$T/lat_anchor")
 latency ms bastion: $(tr '\n' ' ' <"$T/lat_bastion")
-$(for m in default gcm; do for s in "${SERVERS[@]}"; do [ -f "$T/thr_${m}_mbs_$s" ] || continue
+$(for m in default gcm upload; do for s in "${SERVERS[@]}"; do [ -f "$T/thr_${m}_mbs_$s" ] || continue
 	printf 'throughput %-7s %-7s MB/s: %s; CPU s/GiB data path: %s; with login and teardown: %s\n' "$m" "$s" \
 		"$(tr '\n' ' ' <"$T/thr_${m}_mbs_$s")" "$(tr '\n' ' ' <"$T/thr_${m}_cpu_$s")" "$(tr '\n' ' ' <"$T/thr_${m}_all_$s")"; done; done)
 memory anchor:  ${R[memstatus,anchor]:-}
