@@ -824,6 +824,8 @@ scale fds at the end of the ramp: $([ -f "$T/scale_snapshot.txt" ] && tr '\n' ';
    cgroup v1) at the first byte and at EOF: the CPU of the data path, on every process of that server. The raw
    lines also give the CPU from before the login to after teardown. Only the jump server is counted, not the
    client or the backend. The negotiated cipher is read from \`ssh -v\` against each jump host.
+   Uploads: \`head -c $BYTES /dev/zero | ssh -J ... 'loadclient sink'\`, the sink running on the backend
+   (the same machine) and reading the jump server's cgroup the same way; default cipher choice.
 3. **Memory**: \`bench/loadclient hold\` opens $MEM_N connections (8 logins in flight), each with one
    \`direct-tcpip\` channel to a TCP echo target (checked with one round trip), and leaves them idle. The bastion's
    logins are spread over $MEM_N users \`mem0..\` (same key, password and secret, because it refuses a code twice per
