@@ -194,8 +194,8 @@ func (c *conn) jump(nch ssh.NewChannel) {
 // pipe copies both ways until both directions end or ctx is done, half-closing
 // each side as its source ends. up is client→backend, down backend→client.
 // It uses one goroutine besides the caller's, and an idle jump holds only
-// the small upload buffer: downloads borrow a pooled buffer (sockio.Copy)
-// only while data is ready.
+// a 4 KiB upload buffer: downloads borrow a pooled buffer (sockio.Copy) only
+// while data is ready, uploads (sockio.CopyBursts) during bulk transfers.
 func pipe(ctx context.Context, ch ssh.Channel, backend *sockio.Conn, touch func()) (up, down int64, reason string) {
 	stop := context.AfterFunc(ctx, func() { ch.Close(); backend.Close() })
 	defer stop()
@@ -206,7 +206,7 @@ func pipe(ctx context.Context, ch ssh.Channel, backend *sockio.Conn, touch func(
 		ch.CloseWrite()
 		downDone <- endReason("backend", err)
 	}()
-	up, err := io.CopyBuffer(activity{backend, touch}, ch, make([]byte, upBufSize))
+	up, err := sockio.CopyBursts(activity{backend, touch}, ch)
 	if tc, ok := backend.Conn.(*net.TCPConn); ok {
 		tc.CloseWrite()
 	}
@@ -223,8 +223,6 @@ func pipe(ctx context.Context, ch ssh.Channel, backend *sockio.Conn, touch func(
 	}
 	return up, down, "closed"
 }
-
-const upBufSize = 16 << 10 // held by every open jump: uploads are small or slow
 
 // activity is a writer that notes each write for the idle timeout.
 type activity struct {

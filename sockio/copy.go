@@ -61,3 +61,52 @@ func putCopyBuf(bp *[]byte) {
 	copyPool.Put(bp)
 	inUse.Add(-1)
 }
+
+// ReadBufSize is the buffer CopyBursts holds for a whole copy: enough for
+// keystrokes and small packets, so an idle jump holds little.
+const ReadBufSize = 4 << 10
+
+// CopyBursts copies src to dst like io.Copy, for a source that has no
+// poller to wait on (an SSH channel: its Read blocks): it holds a
+// ReadBufSize buffer for the whole copy, and while src keeps filling it (a
+// bulk transfer) reads into a pooled CopyBufSize buffer instead, so a bulk
+// upload takes one Read and one write per 32 KiB packet rather than several.
+// The pooled buffer goes back as soon as a read returns less than
+// ReadBufSize; a copy whose bulk transfer ended on a full read keeps it
+// until src's next bytes.
+func CopyBursts(dst io.Writer, src io.Reader) (written int64, err error) {
+	small := make([]byte, ReadBufSize)
+	buf := small
+	var big *[]byte
+	defer func() {
+		if big != nil {
+			putCopyBuf(big)
+		}
+	}()
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			m, werr := dst.Write(buf[:n])
+			written += int64(m)
+			if werr != nil {
+				return written, werr
+			}
+		}
+		if rerr == io.EOF {
+			return written, nil
+		}
+		if rerr != nil {
+			return written, rerr
+		}
+		switch {
+		case big == nil && n == len(small):
+			big = copyPool.Get().(*[]byte)
+			inUse.Add(1)
+			buf = *big
+		case big != nil && n < len(small):
+			putCopyBuf(big)
+			big = nil
+			buf = small
+		}
+	}
+}

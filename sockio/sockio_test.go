@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -454,5 +455,55 @@ func BenchmarkCopy(b *testing.B) {
 			}
 			srcFar.Close()
 		})
+	}
+}
+
+// chunkReader returns its chunks one per Read (as an SSH channel returns
+// what has arrived), splitting a chunk the buffer cannot hold, and records
+// each buffer size it was given and how many pooled buffers were out then.
+type chunkReader struct {
+	chunks [][]byte
+	sizes  []int
+	inUse  []int64
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	r.sizes = append(r.sizes, len(p))
+	r.inUse = append(r.inUse, InUse())
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.chunks[0])
+	if n == len(r.chunks[0]) {
+		r.chunks = r.chunks[1:]
+	} else {
+		r.chunks[0] = r.chunks[0][n:]
+	}
+	return n, nil
+}
+
+// CopyBursts reads with its small buffer until a read fills it, with the
+// pooled 32 KiB one during the bulk transfer, and goes back to the small
+// one (returning the pooled buffer) at the first short read; every byte
+// arrives in order.
+func TestCopyBurstsBufferFollowsTheTraffic(t *testing.T) {
+	small, big := ReadBufSize, CopyBufSize
+	key, bulk := pattern(40), pattern(small+3*big+1000)
+	src := &chunkReader{chunks: [][]byte{key, bulk, key, key}}
+	var dst bytes.Buffer
+	n, err := CopyBursts(&dst, src)
+	want := append(append(append(append([]byte{}, key...), bulk...), key...), key...)
+	if err != nil || n != int64(len(want)) || !bytes.Equal(dst.Bytes(), want) {
+		t.Fatalf("copied %d bytes (%v), want %d in order", n, err, len(want))
+	}
+	// key; the bulk fills the small buffer, then three 32 KiB reads and
+	// a 1000-byte tail, which sends the pooled buffer back; key, key, EOF.
+	wantSizes := []int{small, small, big, big, big, big, small, small, small}
+	wantInUse := []int64{0, 0, 1, 1, 1, 1, 0, 0, 0}
+	if fmt.Sprint(src.sizes) != fmt.Sprint(wantSizes) || fmt.Sprint(src.inUse) != fmt.Sprint(wantInUse) {
+		t.Fatalf("buffer sizes %v with pooled buffers out %v,\nwant %v and %v", src.sizes, src.inUse, wantSizes, wantInUse)
+	}
+	if InUse() != 0 {
+		t.Fatalf("%d pooled buffers held after the copy", InUse())
 	}
 }
