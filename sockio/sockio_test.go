@@ -154,14 +154,21 @@ func TestMergeSplitWrites(t *testing.T) {
 	}
 }
 
-// An empty write after a held half sends the half (x/crypto never writes
-// nothing, but a Write of nothing must not lose or break anything).
-func TestEmptyWriteSendsHeldHalf(t *testing.T) {
+// withHeldHalf is a merging Conn over loopback that holds the first 4 KiB
+// half of a packet, and its peer.
+func withHeldHalf(t *testing.T) (*Conn, net.Conn) {
 	nearRaw, far := tcpPair(t)
 	c := New(nearRaw)
 	c.MergeSplitWrites()
 	bound(far)
 	c.Write(pattern(splitSize))
+	return c, far
+}
+
+// An empty write after a held half sends the half (x/crypto never writes
+// nothing, but a Write of nothing must not lose or break anything).
+func TestEmptyWriteSendsHeldHalf(t *testing.T) {
+	c, far := withHeldHalf(t)
 	if n, err := c.Write(nil); n != 0 || err != nil {
 		t.Fatalf("empty write: %d, %v", n, err)
 	}
@@ -173,11 +180,7 @@ func TestEmptyWriteSendsHeldHalf(t *testing.T) {
 
 // A held half is dropped, not sent, if the connection closes under it.
 func TestCloseDropsHeldHalf(t *testing.T) {
-	nearRaw, far := tcpPair(t)
-	c := New(nearRaw)
-	c.MergeSplitWrites()
-	bound(far)
-	c.Write(pattern(splitSize))
+	c, far := withHeldHalf(t)
 	c.Close()
 	if n, err := io.ReadAll(far); err != nil || len(n) != 0 {
 		t.Fatalf("peer got %d bytes (%v), want none", len(n), err)
