@@ -155,13 +155,7 @@ func (l *Log) Checkpoint() error {
 		return nil
 	}
 	return l.locked(func() error {
-		if err := l.openActive(); err != nil {
-			return err
-		}
-		size, tip, err := l.tail()
-		if errors.Is(err, ErrCorrupt) {
-			size, tip, err = l.seal(err)
-		}
+		size, tip, err := l.activeTail()
 		if err != nil {
 			return err
 		}

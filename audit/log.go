@@ -193,15 +193,22 @@ func (l *Log) locked(fn func() error) (err error) {
 	return fn()
 }
 
-// appendLocked chains e onto the current tail and writes it. Caller holds both locks.
-func (l *Log) appendLocked(e Event) error {
+// activeTail opens the active file and returns its size and chain tip,
+// sealing a damaged tail first. Caller holds both locks.
+func (l *Log) activeTail() (int64, chainTip, error) {
 	if err := l.openActive(); err != nil {
-		return err
+		return 0, chainTip{}, err
 	}
 	size, tip, err := l.tail()
 	if errors.Is(err, ErrCorrupt) {
-		size, tip, err = l.seal(err)
+		return l.seal(err)
 	}
+	return size, tip, err
+}
+
+// appendLocked chains e onto the current tail and writes it. Caller holds both locks.
+func (l *Log) appendLocked(e Event) error {
+	size, tip, err := l.activeTail()
 	if err != nil {
 		return err
 	}
